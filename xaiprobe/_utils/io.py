@@ -1,0 +1,41 @@
+"""Safe file writing: write under a temporary name, rename when complete."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import XaiprobeError
+
+
+def ensure_writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` (a directory) if needed and check it can be written to."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XaiprobeError(f"output directory {p}: cannot be created ({exc.strerror}); choose a writable location") from None
+    if not os.access(p, os.W_OK):
+        raise XaiprobeError(f"output directory {p}: not writable; choose a writable location")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path beside ``final``; rename it to ``final`` only on success.
+
+    On any exception the temporary file is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    ensure_writable_dir(final.parent if str(final.parent) else ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -1,0 +1,4 @@
+"""Command line interface."""
+from .main import main
+
+__all__ = ["main"]

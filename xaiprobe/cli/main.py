@@ -1,0 +1,68 @@
+"""`xaiprobe` command line: argparse subcommands, one module each, thin over the library.
+
+Each subcommand module defines ``add_parser(subparsers)`` (registering its parser and
+``set_defaults(run=run)``) and ``run(args) -> int``. Heavy imports happen inside ``run``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+#: subcommand module names under xaiprobe.cli, in help order
+COMMANDS = ["train", "data", "layers", "extract", "merge", "probe", "decode", "attribute",
+            "filters", "generator", "mia", "classifier", "directions", "edit", "report", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="xaiprobe", description="Show what a GAN's discriminator knows.")
+    parser.add_argument("--version", action="version", version=f"xaiprobe {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f".cmd_{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(f"cmd_{name}"):
+                continue
+            raise
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .._utils.errors import XaiprobeError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except XaiprobeError as exc:
+        if args.debug:
+            raise
+        print(f"xaiprobe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"xaiprobe {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"xaiprobe {args.command}: error:{where} {exc.strerror or exc}; check the path, free space and permissions "
+              "(rerun with --debug for a traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
