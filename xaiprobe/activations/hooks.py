@@ -15,9 +15,6 @@ from torch import nn
 
 from .._utils.errors import XaiprobeError
 
-LayerSpec = "str | nn.Module"
-
-
 def alias_table(model: nn.Module) -> dict[str, str]:
     """Alias -> module path. The model's own ``aliases`` when it has them, else conv1..convK."""
     table = getattr(model, "aliases", None)
@@ -69,7 +66,10 @@ def resolve_layers(model: nn.Module, names) -> list[tuple[str, str, nn.Module]]:
         names = [names]
     out, seen = [], set()
     for n in names:
-        r = resolve_layer(model, n)
+        if isinstance(n, tuple) and len(n) == 3 and isinstance(n[2], nn.Module):
+            r = n  # already resolved (name, path, module)
+        else:
+            r = resolve_layer(model, n)
         if r[1] not in seen:
             seen.add(r[1])
             out.append(r)
@@ -114,20 +114,42 @@ def describe_layers(model: nn.Module, image_shape: Sequence[int] = (3, 64, 64)) 
                       sum(x.numel() for x in modules[p].parameters())) for p in paths]
 
 
-Pool = "str | None"
+def check_pooling(pooling: str | None) -> str:
+    """The pooling name normalized (None -> "none"); an unknown one raises XaiprobeError."""
+    if pooling is None or pooling in ("none", "mean", "max"):
+        return pooling or "none"
+    if isinstance(pooling, str) and pooling.startswith("avg") and pooling[3:].isdigit() and int(pooling[3:]) > 0:
+        return pooling
+    raise XaiprobeError(f"pooling {pooling!r}: unknown; use none, mean, max or avgK (adaptive K×K average, e.g. avg2)")
 
 
 def pool_activation(t: torch.Tensor, pooling: str | None) -> torch.Tensor:
-    """Pool a (N, C, H, W) activation: ``none``, ``mean``, ``max`` or ``avgK`` (adaptive K×K)."""
-    if pooling in (None, "none") or t.dim() < 3:
+    """Pool an activation of shape (N, C, *spatial).
+
+    ``none`` keeps it; ``mean``/``max`` reduce every spatial axis -> (N, C); ``avgK`` is an
+    adaptive K×K average -> (N, C, K, K) (only for 4-d outputs). Outputs with fewer than three
+    axes (N, D) are never pooled.
+    """
+    pooling = check_pooling(pooling)
+    if pooling == "none" or t.dim() < 3:
         return t
     if pooling == "mean":
         return t.mean(dim=tuple(range(2, t.dim())))
     if pooling == "max":
         return t.amax(dim=tuple(range(2, t.dim())))
-    if pooling.startswith("avg") and pooling[3:].isdigit():
-        return nn.functional.adaptive_avg_pool2d(t, int(pooling[3:]))
-    raise XaiprobeError(f"pooling {pooling!r}: unknown; use none, mean, max or avgK (e.g. avg2)")
+    k = int(pooling[3:])
+    if t.dim() == 3:
+        return nn.functional.adaptive_avg_pool1d(t, k)
+    if t.dim() == 5:
+        return nn.functional.adaptive_avg_pool3d(t, k)
+    return nn.functional.adaptive_avg_pool2d(t, k)
+
+
+def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    try:
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    except Exception:  # tensors without storage (sparse, ...): copy to be safe
+        return True
 
 
 class ActivationRecorder(contextlib.AbstractContextManager):
@@ -136,6 +158,22 @@ class ActivationRecorder(contextlib.AbstractContextManager):
     Hooks store ``output.detach().clone()`` (pooled when asked), so in-place ops after the
     layer (DCGAN's LeakyReLU) cannot corrupt them. Hooks are removed on exit, also on error.
 
+    Parameters
+    ----------
+    model : nn.Module
+    layers : str, nn.Module, list of them, callable filter, or None/"all" (every alias)
+    pooling : {"none", "mean", "max", "avgK"}, optional
+        Applied inside the hook, so only the pooled tensor is kept.
+    detach : bool
+        False keeps the recorded tensors in the autograd graph (still cloned).
+    dtype : torch.dtype, optional
+        Cast inside the hook (e.g. torch.float16 to halve what is kept and moved).
+
+    Attributes
+    ----------
+    cache : dict of str -> Tensor (N, ...)
+        Output of each layer in the last forward pass, keyed by alias (or module path).
+
     Examples
     --------
     >>> with ActivationRecorder(D, ["conv3"]) as rec:
@@ -143,21 +181,31 @@ class ActivationRecorder(contextlib.AbstractContextManager):
     >>> rec.cache["conv3"].shape
     """
 
-    def __init__(self, model: nn.Module, layers=None, pooling: str | None = None, detach: bool = True):
+    def __init__(self, model: nn.Module, layers=None, pooling: str | None = None, detach: bool = True,
+                 dtype: torch.dtype | None = None):
         self.model = model
         self.layers = resolve_layers(model, layers)
+        check_pooling(pooling)
         self.pooling = pooling
         self.detach = detach
+        self.dtype = dtype
         self.cache: dict[str, torch.Tensor] = {}
         self._handles: list = []
 
     def _hook(self, name: str) -> Callable:
         def hook(module, inputs, output):
             if not torch.is_tensor(output):
-                output = output[0]
+                tensors = [o for o in (output if isinstance(output, (tuple, list)) else ()) if torch.is_tensor(o)]
+                if not tensors:
+                    return
+                output = tensors[0]
             out = output.detach() if self.detach else output
             out = pool_activation(out, self.pooling)
-            self.cache[name] = out.clone() if (self.detach and out.data_ptr() == output.data_ptr()) else out
+            if self.dtype is not None and out.dtype != self.dtype:
+                out = out.to(self.dtype)  # a copy: converting on the compute side halves what is moved
+            if _shares_memory(out, output):
+                out = out.clone()  # later in-place ops (LeakyReLU(inplace=True)) must not change it
+            self.cache[name] = out
         return hook
 
     def __enter__(self) -> "ActivationRecorder":

@@ -1,7 +1,7 @@
 """`xaiprobe` command line: argparse subcommands, one module each, thin over the library.
 
-Each subcommand module defines ``add_parser(subparsers)`` (registering its parser and
-``set_defaults(run=run)``) and ``run(args) -> int``. Heavy imports happen inside ``run``.
+Each subcommand module defines ``add_parser(subparsers)`` (registering its parser) and
+``run(args) -> int``, which main calls for that subcommand. Heavy imports happen inside ``run``.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(_modules={})
+    modules = parser.get_default("_modules")
     for name in COMMANDS:
         try:
             mod = importlib.import_module(f".cmd_{name}", __package__)
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.add_parser(sub)
+        modules[name] = mod
     return parser
 
 
@@ -40,13 +43,14 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
+    mod = args._modules.get(args.command) if args.command else None
+    if mod is None:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.run(args) or 0)
+        return int(mod.run(args) or 0)
     except XaiprobeError as exc:
         if args.debug:
             raise

@@ -1,0 +1,123 @@
+import json
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from xaiprobe._utils.errors import XaiprobeError
+from xaiprobe.probes.run import ProbeReport, probe_store
+
+
+def test_end_to_end_all_sources_and_plots(tiny_run, tmp_path):
+    out = tmp_path / "probes"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = probe_store(tiny_run["activations"], layers=["conv2", "conv4"], out_dir=out, n_boot=50)
+    sources = {r["source"] for r in rep.rows}
+    assert sources == {"trained", "random_init", "pixels", "shuffled"}
+    assert rep.controls == {"random_init": "done", "pixels": "done", "shuffled": "done"}
+    for f in ("results.json", "results.csv", "summary.json", "figures.json", "probe_conv2.pt", "probe_conv4.pt",
+              "auc_by_layer.png", "auc_by_layer.svg", "umap_conv2.png", "umap_conv4.svg"):
+        assert (out / f).is_file(), f
+    saved = json.loads((out / "results.json").read_text())
+    assert {r["source"] for r in saved["rows"]} == sources
+    trained = rep.table("trained")
+    assert len(trained) == 2 * len(rep.attribute_names)
+    for r in trained:
+        assert 0 <= r["auc"] <= 1 and r["auc_lo"] <= r["auc"] <= r["auc_hi"]
+        assert r["selectivity"] == pytest.approx(r["auc"] - rep.value(r["layer"], r["attribute"], "shuffled"))
+    # the pixel control is a single pseudo-layer
+    assert {r["layer"] for r in rep.table("pixels")} == {"pixels"}
+    back = ProbeReport.load(out)
+    assert len(back.rows) == len(rep.rows) and back.layers == ["conv2", "conv4"]
+    figures = json.loads((out / "figures.json").read_text())
+    assert {"auc_by_layer.png", "umap_conv2.png"} <= {f["file"] for f in figures}
+    # the random-init activations are cached for the next run
+    assert list((out / "controls").glob("random_init_*.h5"))
+
+
+def test_planted_signal_in_store_found_and_streaming_agrees(tiny_run, tmp_path):
+    """Blond hair is a large bright region: even the mean-pooled first layer reads it."""
+    act = tiny_run["activations"]
+    mem = probe_store(act, layers=["conv1"], attributes=["Blond_Hair"], controls=False, save=False, n_boot=20)
+    stream = probe_store(act, layers=["conv1"], attributes=["Blond_Hair"], controls=False, save=False, n_boot=20,
+                         max_memory_mb=1e-4, chunk_size=7)
+    a, b = mem.table("trained")[0], stream.table("trained")[0]
+    assert a["auc"] > 0.8
+    assert abs(a["auc"] - b["auc"]) < 0.005 and a["C"] == b["C"]
+
+
+def test_one_class_split_skipped_with_warning(tiny_run, tmp_path):
+    from xaiprobe.activations import extract_activations
+
+    data = tiny_run["data"]
+    k = data.attribute_index("Eyeglasses")
+    data.labels = data.labels.copy()
+    saved = data.labels[:, k].copy()
+    data.labels[data.split == 2, k] = 0
+    try:
+        act = extract_activations(tiny_run["checkpoint"], data, tmp_path / "a.h5", layers=["conv3"], pooling="mean",
+                                  progress=False)
+    finally:
+        data.labels[:, k] = saved
+    with pytest.warns(UserWarning, match="Eyeglasses: one class only in the test split"):
+        rep = probe_store(act, controls=["shuffled"], out_dir=tmp_path / "p", n_boot=20, plots=False)
+    assert "Eyeglasses" not in rep.attribute_names
+    assert {r["attribute"] for r in rep.rows} == set(rep.attribute_names)
+    assert rep.skipped[0]["attribute"] == "Eyeglasses"
+
+
+def test_nan_features_error_names_layer_and_count(tiny_run, tmp_path):
+    import shutil
+
+    act = tmp_path / "nan.h5"
+    shutil.copy(tiny_run["activations"], act)
+    with h5py.File(act, "r+") as f:
+        ds = f["layers/conv3/activations"]
+        x = ds[:5]
+        x[0, 0], x[2, 1], x[4, 3] = np.nan, np.inf, np.nan
+        ds[:5] = x
+    with pytest.raises(XaiprobeError, match=r"layer conv3: 3 NaN/infinite"):
+        probe_store(act, layers=["conv3"], controls=False, save=False)
+    with pytest.raises(XaiprobeError, match=r"layer conv3: 3 NaN/infinite"):
+        probe_store(act, layers=["conv3"], controls=False, save=False, max_memory_mb=1e-4)
+
+
+def test_bad_layer_attribute_and_unlabeled_file(tiny_run, tmp_path):
+    from xaiprobe.activations import extract_activations
+
+    act = tiny_run["activations"]
+    with pytest.raises(XaiprobeError, match="layer 'conv9': not in .*it has conv1, conv2"):
+        probe_store(act, layers=["conv9"], save=False)
+    with pytest.raises(XaiprobeError, match="attribute 'Bald': not in .*it has Smiling"):
+        probe_store(act, attributes=["Bald"], save=False)
+    gen = extract_activations(tiny_run["checkpoint"], None, tmp_path / "gen.h5", layers=["conv2"], pooling="mean",
+                              generated=16, progress=False)
+    with pytest.raises(XaiprobeError, match="no labels"):
+        probe_store(gen, save=False)
+    with pytest.raises(XaiprobeError, match="no such file"):
+        probe_store(tmp_path / "missing.h5")
+
+
+def test_single_label_digits_top1_and_confusion(tmp_path):
+    from xaiprobe.activations import extract_activations
+    from xaiprobe.data.base import ImageSet
+    from xaiprobe.data.digits import stratified_split
+    from xaiprobe.testing.data import tiny_digits
+    from xaiprobe.testing.models import tiny_checkpoint
+
+    d = tiny_digits(300)
+    d = ImageSet(d.pixels, d.labels, d.attribute_names, stratified_split(d.labels.argmax(1), fractions=(0.6, 0.2)),
+                 d.spec, "single", d.index)
+    ck = tiny_checkpoint(tmp_path / "ck.pt", d)
+    act = extract_activations(ck, d, tmp_path / "a.h5", layers=["conv1"], pooling="avg4", progress=False)
+    rep = probe_store(act, controls=["pixels", "shuffled"], out_dir=tmp_path / "p", n_boot=20, umap=False)
+    top1 = rep.table("trained")[0]["top1"]
+    assert top1 > 0.3  # chance 0.1
+    assert rep.table("shuffled")[0]["top1"] < top1
+    cm = np.array(rep.confusion["conv1"]["trained"])
+    assert cm.shape == (10, 10) and cm.sum() == (d.split == 2).sum()
+    assert (tmp_path / "p" / "confusion.png").is_file()
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["top1_by_layer"]["trained"]["conv1"] == pytest.approx(top1, abs=1e-4)

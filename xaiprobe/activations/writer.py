@@ -1,0 +1,141 @@
+"""Writing activation files: create the datasets, stream row blocks from a background thread.
+
+Used by :mod:`xaiprobe.activations.extract` and :mod:`xaiprobe.activations.merge`; the
+layout is documented in :mod:`xaiprobe.activations.store`.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import queue
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .._utils.errors import XaiprobeError
+from .store import open_h5, read_attrs
+
+#: largest HDF5 chunk of a layer dataset; chunks hold batch_size rows unless that is bigger
+MAX_CHUNK_BYTES = 8 << 20
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError meaning "no space left on device" (also as h5py reports it)."""
+    return isinstance(exc, OSError) and (getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc))
+
+
+def write_root_attrs(f, attrs: dict) -> None:
+    for k, v in attrs.items():
+        f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list, tuple)) else ("" if v is None else v)
+
+
+def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, dtype: str, compression,
+                           batch_size: int, n_attr: int, names, concept_type: str, nz: int | None):
+    """Create the file with every dataset allocated (N rows), chunked along N; return it open.
+
+    ``layer_specs`` is a list of (alias, module_path, pooled_shape, full_shape, pooling).
+    """
+    import h5py
+
+    f = h5py.File(path, "w")
+    try:
+        write_root_attrs(f, attrs)
+        meta_rows = max(1, min(n, max(batch_size, 1024)))
+        kw = dict(compression=compression, shuffle=True) if compression else {}
+        f.create_dataset("index", (n,), np.int64, chunks=(meta_rows,), **kw)
+        f.create_dataset("split", (n,), np.uint8, chunks=(meta_rows,), **kw)
+        f.create_dataset("member", (n,), bool, chunks=(meta_rows,), **kw)
+        lab = f.create_dataset("labels", (n, n_attr), np.int8, chunks=(meta_rows, n_attr) if n_attr else None)
+        lab.attrs["names"] = np.array([str(s) for s in names], dtype=h5py.string_dtype())
+        lab.attrs["concept_type"] = concept_type
+        f.create_dataset("logits", (n,), np.float32, chunks=(meta_rows,), **kw)
+        if nz is not None:
+            f.create_dataset("latents", (n, nz), np.float32, chunks=(meta_rows, nz), **kw)
+        g = f.create_group("layers")
+        itemsize = np.dtype(dtype).itemsize
+        for alias, module_path, pooled, full, pooling in layer_specs:
+            row_bytes = itemsize * max(1, int(np.prod(pooled, dtype=np.int64)))
+            rows = max(1, min(n, batch_size, MAX_CHUNK_BYTES // row_bytes))
+            ds = g.create_group(alias).create_dataset("activations", (n, *pooled), dtype, chunks=(rows, *pooled), **kw)
+            ds.attrs["module_path"] = module_path
+            ds.attrs["pooling"] = pooling
+            ds.attrs["full_shape"] = np.asarray(full, dtype=np.int64)
+        f.flush()
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def open_for_resume(path: Path, attrs: dict, identity: Sequence[str]):
+    """Open a partial file ``r+`` after checking it was started with the same ``identity`` attrs."""
+    f = open_h5(path, "r+")
+    old = read_attrs(f)
+    for k in identity:
+        want = json.loads(json.dumps(attrs.get(k)))
+        have = old.get(k)
+        if want is None and have == "":
+            continue
+        if have != want:
+            f.close()
+            raise XaiprobeError(f"--resume: {path.name} was started with a different {k} ({str(have)[:80]!r} vs now "
+                                f"{str(want)[:80]!r}); rerun with the original options, or --overwrite to start over")
+    if old.get("complete"):
+        f.close()
+        raise XaiprobeError(f"--resume: {path.name} is already marked complete; rename it to the output name")
+    return f
+
+
+class ChunkWriter:
+    """Writes row blocks to an open HDF5 file in a background thread through a bounded queue.
+
+    After each block the data is flushed, then the root attribute ``rows_done`` is set and
+    flushed, so a resumed run restarts after the last block that is fully on disk.
+    """
+
+    def __init__(self, f, depth: int = 2):
+        self.f = f
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.rows_done = int(f.attrs.get("rows_done", 0))
+        self.thread = threading.Thread(target=self._run, name="xaiprobe-h5-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            lo, hi, arrays = item
+            try:
+                self.write_block(lo, hi, arrays)
+                self.rows_done = hi
+            except BaseException as exc:  # re-raised in the calling thread
+                self.error = exc
+
+    def write_block(self, lo: int, hi: int, arrays: dict) -> None:
+        """Write rows [lo, hi) of every dataset, flush, then record ``rows_done = hi``."""
+        for name, arr in arrays.items():
+            self.f[name][lo:hi] = arr
+        self.f.flush()
+        self.f.attrs["rows_done"] = hi
+        self.f.flush()
+
+    def put(self, lo: int, hi: int, arrays: dict) -> None:
+        """Queue rows [lo, hi) (blocks while ``depth`` blocks are pending)."""
+        if self.error is not None:
+            raise self.error
+        self.q.put((lo, hi, arrays))
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread; re-raise a write error."""
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err

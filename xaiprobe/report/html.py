@@ -1,0 +1,179 @@
+"""Self-contained HTML report of a run directory: figures inline, no network.
+
+Every stage writes ``RUN/<stage>/summary.json`` (numbers, tables, findings, the command) and
+``RUN/<stage>/figures.json`` (``[{"file", "caption", "title"}]``). The report collects whatever a
+run has, in the order of the data flow, and skips what it lacks.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+from .._utils.errors import XaiprobeError
+from .._utils.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: stage directory -> section title, in the order of the data flow
+STAGES = [
+    ("train", "Training"),
+    ("activations", "Activations"),
+    ("probes", "Linear probes"),
+    ("dynamics", "Training dynamics"),
+    ("decoders", "Concept decoders"),
+    ("attribution", "Attributions"),
+    ("filters", "Filters and units"),
+    ("generator", "Generator analysis"),
+    ("mia", "Membership inference"),
+    ("editing", "Latent editing"),
+]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;color:#c9cfdb;font-size:13px}
+nav{padding:8px 32px;background:#e9ecf2;font-size:13px}nav a{margin-right:14px;color:#1d4ed8;text-decoration:none}
+main{padding:8px 32px 40px;max-width:1200px}
+section{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:14px 20px;margin:18px 0}
+h2{margin:4px 0 10px;font-size:19px}h3{font-size:15px;margin:14px 0 6px}
+ul.findings{margin:6px 0 10px;padding-left:20px}ul.findings li{margin:2px 0}
+figure{display:inline-block;vertical-align:top;margin:8px 12px 8px 0;max-width:100%}
+figure img{max-width:100%;max-height:520px;border:1px solid #eee}
+figcaption{font-size:13px;color:#39404d;max-width:560px;margin-top:4px}
+figcaption b{display:block;color:#1d2330}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}
+th,td{border:1px solid #dde1e8;padding:3px 8px;text-align:right}th{background:#f0f2f6}
+td:first-child,th:first-child{text-align:left}
+code,pre{background:#f0f2f6;border-radius:4px;font-size:12.5px}pre{padding:8px;overflow-x:auto}
+.muted{color:#6b7280;font-size:12.5px}
+"""
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return "—" if v is None else str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.3g}"
+        return f"{v:.4f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:.1f}"
+    return html.escape(str(v))
+
+
+def _table(columns, rows, title: str | None = None) -> str:
+    out = [f"<h3>{html.escape(title)}</h3>"] if title else []
+    out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in columns) + "</tr></thead><tbody>")
+    for r in rows:
+        out.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _scalars_table(d: dict) -> str:
+    rows = [(k, v) for k, v in d.items() if isinstance(v, (int, float, str, bool)) or v is None]
+    rows = [r for r in rows if r[0] not in ("stage", "command", "title")]
+    return _table(["quantity", "value"], rows) if rows else ""
+
+
+def _records_table(name: str, recs: list) -> str:
+    cols: list = []
+    for r in recs:
+        for k, v in r.items():
+            if k not in cols and (isinstance(v, (int, float, str, bool)) or v is None):
+                cols.append(k)
+    return _table(cols, [[r.get(c) for c in cols] for r in recs], name.replace("_", " "))
+
+
+def _img_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml" if path.suffix.lower() == ".svg" else "image/jpeg"
+    return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">'
+
+
+def _read_json(path: Path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("report: skipping unreadable %s (%s)", path, exc)
+        return None
+
+
+def render_stage(stage_dir: Path, title: str, anchor: str) -> str:
+    """HTML of one stage section, or "" when it has nothing to show."""
+    summary = _read_json(stage_dir / "summary.json") if (stage_dir / "summary.json").exists() else None
+    figures = _read_json(stage_dir / "figures.json") if (stage_dir / "figures.json").exists() else None
+    parts = []
+    if isinstance(summary, dict):
+        findings = summary.get("findings") or []
+        if findings:
+            parts.append('<ul class="findings">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in findings) + "</ul>")
+    for fig in figures or []:
+        p = stage_dir / str(fig.get("file", ""))
+        if not p.is_file():
+            log.warning("report: figure %s listed but missing", p)
+            continue
+        cap = html.escape(str(fig.get("caption", "")))
+        t = html.escape(str(fig.get("title", "")))
+        parts.append(f"<figure>{_img_tag(p, t or p.stem)}<figcaption><b>{t}</b>{cap}</figcaption></figure>")
+    if isinstance(summary, dict):
+        for tb in summary.get("tables") or []:
+            if isinstance(tb, dict) and tb.get("columns") is not None:
+                parts.append(_table(tb["columns"], tb.get("rows", []), tb.get("title")))
+        if not summary.get("tables"):
+            parts.append(_scalars_table(summary))
+            for k, v in summary.items():
+                if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+                    parts.append(_records_table(k, v))
+        cmds = summary.get("command")
+        if cmds:
+            cmds = [cmds] if isinstance(cmds, str) else list(cmds)
+            parts.append("<h3>Reproduce</h3><pre>" + html.escape("\n".join(map(str, cmds))) + "</pre>")
+    if not parts:
+        return ""
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>' + "".join(parts) + "</section>"
+
+
+def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Write RUN/report/index.html from every artifact the run has; return its path."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise XaiprobeError(f"run directory {run}: does not exist; pass the --out of `xaiprobe demo` or `xaiprobe train`")
+    config = _read_json(run / "config.json") if (run / "config.json").exists() else {}
+    sections, nav = [], []
+    known = {s for s, _ in STAGES}
+    extra = sorted(p.name for p in run.iterdir() if p.is_dir() and p.name not in known and p.name != "report"
+                   and ((p / "summary.json").exists() or (p / "figures.json").exists()))
+    for stage, title in STAGES + [(e, e.replace("_", " ").capitalize()) for e in extra]:
+        d = run / stage
+        if not d.is_dir():
+            continue
+        s = render_stage(d, title, stage)
+        if s:
+            sections.append(s)
+            nav.append(f'<a href="#{stage}">{html.escape(title)}</a>')
+    if not sections:
+        raise XaiprobeError(f"run directory {run}: has no stage results (no */summary.json or */figures.json); "
+                            "run `xaiprobe demo` or the stage commands first")
+    overview = ""
+    if isinstance(config, dict) and config:
+        overview = ('<section id="overview"><h2>Run</h2>' + _scalars_table(
+            {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in config.items()}) + "</section>")
+    from .. import __version__
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xaiprobe report — {html.escape(run.name)}</title>"
+           f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head><body>"
+           f"<header><h1>What the discriminator knows — {html.escape(run.name)}</h1>"
+           f"<p>xaiprobe {__version__} · {now} · {html.escape(str(run.resolve()))}</p></header>"
+           f"<nav>{''.join(nav)}</nav><main>{overview}{''.join(sections)}</main></body></html>")
+    out = Path(out) if out else run / "report" / "index.html"
+    with atomic_path(out) as tmp:
+        tmp.write_text(doc, encoding="utf-8")
+    return out
