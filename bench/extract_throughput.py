@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rss-n", type=int, default=400, help="N of the peak-RSS comparison (N vs 10N) [400]")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats of each loop (alternating); the best is kept [3]")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--parts", default="throughput,sizes,rss", help="which parts to run [throughput,sizes,rss]")
     ap.add_argument("--child", nargs=2, metavar=("STORE", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -110,11 +111,12 @@ def main(argv=None) -> int:
         print(f"# DCGAN D (ndf=64, {sum(p.numel() for p in D.parameters()):,} params, random init), {args.n} synthetic "
               f"64x64 images in an HDF5 store, batch {args.batch_size}, device {device}, torch threads "
               f"{torch.get_num_threads()}")
+        parts = set(args.parts.split(","))
         plain_loop(D, data, args.batch_size, device)  # warm-up
         configs = [("1 layer, conv3, mean-pooled, float16", dict(layers=["conv3"], pooling="mean")),
                    ("all 5 layers, full resolution, float16", dict(layers="all", pooling="none", dtype="float16"))]
         rows = []
-        for name, kw in configs:
+        for name, kw in (configs if "throughput" in parts else []):
             base, ext = [], []
             for _ in range(args.repeats):
                 base.append(plain_loop(D, data, args.batch_size, device))
@@ -127,43 +129,54 @@ def main(argv=None) -> int:
         for (name, bi, ei, r), g in zip(rows, goals):
             print(f"{name:42s} {bi:11.1f} {ei:14.1f} {r:6.3f} {'>=' + str(g):>6s} {'ok' if r >= g else 'MISSED'}")
 
-        print("\n## File size per image per layer (all layers, full resolution, float16)")
-        sizes = {}
-        nsz = min(args.n, 500)
-        sub = data.subset(np.arange(nsz))
-        for comp in (None, "lzf", "gzip"):
-            out = tmp / f"size_{comp}.h5"
-            extract_once(D, sub, out, args.batch_size, device, layers="all", dtype="float16", compression=comp)
-            with h5py.File(out, "r") as f:
-                for layer in f["layers"]:
-                    ds = f["layers"][layer]["activations"]
-                    sizes.setdefault(layer, {"shape": ds.shape[1:]})[comp or "none"] = ds.id.get_storage_size() / nsz
-            sizes["(whole file)"] = sizes.get("(whole file)", {"shape": ""})
-            sizes["(whole file)"][comp or "none"] = out.stat().st_size / nsz
-        print(f"{'layer':13s} {'shape':>12s} {'none B/img':>11s} {'lzf B/img':>10s} {'gzip B/img':>11s} {'gzip ratio':>10s}")
-        for layer, s in sizes.items():
-            shape = "x".join(map(str, s["shape"])) if s["shape"] != "" else ""
-            print(f"{layer:13s} {shape:>12s} {s['none']:11.0f} {s['lzf']:10.0f} {s['gzip']:11.0f} {s['gzip'] / s['none']:10.2f}")
-        print(f"(sizes over {nsz} random-init activations of smooth-noise images; trained models compress differently)")
-
-        print(f"\n## Peak RSS (fresh subprocess each, all layers full resolution float16, batch {args.batch_size})")
-        res = {}
-        for n in (args.rss_n, 10 * args.rss_n):
-            store = make_store(tmp / f"rss_{n}.h5", n, seed=1)
-            t = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--batch-size", str(args.batch_size), "--child",
-                                   str(store), str(tmp / f"rss_out_{n}.h5")], capture_output=True, text=True, check=True)
-            res[n] = (json.loads(proc.stdout.strip().splitlines()[-1])["maxrss_mb"], time.perf_counter() - t)
-            (tmp / f"rss_out_{n}.h5").unlink()
-        (n1, (r1, t1)), (n2, (r2, t2)) = res.items()
-        print(f"{'images':>8s} {'peak RSS MB':>12s} {'wall s':>8s}")
-        print(f"{n1:8d} {r1:12.0f} {t1:8.1f}")
-        print(f"{n2:8d} {r2:12.0f} {t2:8.1f}")
-        print(f"ratio RSS(10N)/RSS(N) = {r2 / r1:.3f} (goal within 1.20) {'ok' if r2 / r1 <= 1.2 else 'MISSED'}")
+        if "sizes" in parts:
+            print_sizes(D, data, tmp, args, device)
+        if "rss" in parts:
+            print_rss(tmp, args)
     finally:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def print_sizes(D, data, tmp, args, device):
+    """Bytes per image per layer without compression, with lzf and with gzip."""
+    print("\n## File size per image per layer (all layers, full resolution, float16)")
+    sizes = {}
+    nsz = min(args.n, 500)
+    sub = data.subset(np.arange(nsz))
+    for comp in (None, "lzf", "gzip"):
+        out = tmp / f"size_{comp}.h5"
+        extract_once(D, sub, out, args.batch_size, device, layers="all", dtype="float16", compression=comp)
+        with h5py.File(out, "r") as f:
+            for layer in f["layers"]:
+                ds = f["layers"][layer]["activations"]
+                sizes.setdefault(layer, {"shape": ds.shape[1:]})[comp or "none"] = ds.id.get_storage_size() / nsz
+        sizes["(whole file)"] = sizes.get("(whole file)", {"shape": ""})
+        sizes["(whole file)"][comp or "none"] = out.stat().st_size / nsz
+    print(f"{'layer':13s} {'shape':>12s} {'none B/img':>11s} {'lzf B/img':>10s} {'gzip B/img':>11s} {'gzip ratio':>10s}")
+    for layer, s in sizes.items():
+        shape = "x".join(map(str, s["shape"])) if s["shape"] != "" else ""
+        print(f"{layer:13s} {shape:>12s} {s['none']:11.0f} {s['lzf']:10.0f} {s['gzip']:11.0f} {s['gzip'] / s['none']:10.2f}")
+    print(f"(sizes over {nsz} random-init activations of smooth-noise images; trained models compress differently)")
+
+
+def print_rss(tmp, args):
+    """Peak RSS of extracting N and 10·N images, each in a fresh subprocess."""
+    print(f"\n## Peak RSS (fresh subprocess each, all layers full resolution float16, batch {args.batch_size})")
+    res = {}
+    for n in (args.rss_n, 10 * args.rss_n):
+        store = make_store(tmp / f"rss_{n}.h5", n, seed=1)
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "--batch-size", str(args.batch_size), "--child",
+                               str(store), str(tmp / f"rss_out_{n}.h5")], capture_output=True, text=True, check=True)
+        res[n] = (json.loads(proc.stdout.strip().splitlines()[-1])["maxrss_mb"], time.perf_counter() - t)
+        (tmp / f"rss_out_{n}.h5").unlink()
+    (n1, (r1, t1)), (n2, (r2, t2)) = res.items()
+    print(f"{'images':>8s} {'peak RSS MB':>12s} {'wall s':>8s}")
+    print(f"{n1:8d} {r1:12.0f} {t1:8.1f}")
+    print(f"{n2:8d} {r2:12.0f} {t2:8.1f}")
+    print(f"ratio RSS(10N)/RSS(N) = {r2 / r1:.3f} (goal within 1.20) {'ok' if r2 / r1 <= 1.2 else 'MISSED'}")
 
 
 if __name__ == "__main__":

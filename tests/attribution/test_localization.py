@@ -20,13 +20,13 @@ def test_scores_on_planted_maps():
     np.testing.assert_allclose(s["share"], [1.0, 0.25], atol=1e-3)
     np.testing.assert_allclose(s["area"], [0.25, 0.25])
     np.testing.assert_allclose(s["ratio"], [4.0, 1.0], atol=0.02)
-    assert s["hit"].tolist() == [True, False]
+    assert s["hit"].tolist() == [1.0, 0.0]
     assert np.all(s["chance"] > 0.25)  # dilated region
 
 
-def test_negative_only_map_has_no_share():
+def test_negative_only_or_constant_map_has_no_share_or_hit():
     s = localization_scores(-np.ones((1, 64, 64)), quadrant_mask(1))
-    assert np.isnan(s["share"][0])
+    assert np.isnan(s["share"][0]) and np.isnan(s["hit"][0])
 
 
 def test_localize_planted_quadrant_model():

@@ -53,7 +53,8 @@ def test_edit_command_writes_grids(tiny_artifacts, tmp_path, capsys):
     assert summary["alphas"] == [-2, -1, 0, 1, 2] and summary["n"] == 3
 
 
-def test_edit_with_classifier_writes_quality(tiny_artifacts, tmp_path):
+def test_edit_with_classifier_writes_quality(tiny_artifacts, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAIPROBE_CACHE", str(tmp_path / "cache"))
     s = run_edit(tiny_artifacts.checkpoint, tiny_artifacts.directions, tmp_path, attributes="Young,Male",
                  methods="lstsq", quality_methods="lstsq,ganspace", alphas="-1:1:3", n=2,
                  classifier=tiny_artifacts.classifier, n_quality=4, progress=False)
@@ -99,7 +100,7 @@ def test_directions_command(tiny_artifacts, tmp_path, capsys):
     assert rc == 0
     d = Directions.load(out)
     assert d.methods == ["lstsq", "sefa"] and d.nz == 8
-    assert "lstsq R2" in capsys.readouterr().out
+    assert "held-out R2" in capsys.readouterr().out
     assert main(["directions", "--checkpoint", str(tiny_artifacts.checkpoint), "--classifier",
                  str(tiny_artifacts.classifier), "--out", str(out), "--methods", "lstsq,umap"]) == 2
     assert "umap" in _err(capsys)[0]

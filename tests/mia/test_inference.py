@@ -8,6 +8,8 @@ from xaiprobe.gan.checkpoint import load_checkpoint, save_checkpoint
 from xaiprobe.mia import MembershipInference, membership_attack, select_samples
 from xaiprobe.mia.samples import index_space
 
+pytestmark = pytest.mark.filterwarnings("ignore::xaiprobe.mia.metrics.MeasurabilityWarning")
+
 
 def test_index_space():
     assert index_space("synthfaces") == index_space("synthfaces:16000") == index_space("synthfaces:8000:0")

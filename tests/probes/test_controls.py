@@ -39,9 +39,6 @@ def test_random_init_skipped_with_how_to_enable(tiny_run, tmp_path):
     from xaiprobe.activations import extract_activations
     from xaiprobe.testing.models import tiny_dcgan
 
-    class Plain(type(tiny_dcgan()[1])):
-        pass
-
     _, D = tiny_dcgan(0)
     D.config = None  # an nn.Module whose architecture is not recorded
     act = extract_activations(D, tiny_run["data"], tmp_path / "a.h5", layers=["conv2"], pooling="mean", progress=False)

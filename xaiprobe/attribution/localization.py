@@ -60,7 +60,8 @@ def localization_scores(maps, masks, tolerance: int = 3) -> dict[str, np.ndarray
     dict
         ``share`` (n,): positive attribution inside / total positive (nan if no positive);
         ``area`` (n,): mask share of the image; ``ratio`` (n,) = share / area;
-        ``hit`` (n,): pointing-game hit (bool); ``chance`` (n,): dilated mask share.
+        ``hit`` (n,): pointing-game hit (1.0 / 0.0; nan for a constant map);
+        ``chance`` (n,): dilated mask share.
     """
     a = torch.as_tensor(np.asarray(maps, dtype=np.float32))
     m = torch.as_tensor(np.asarray(masks, dtype=bool))
@@ -75,8 +76,10 @@ def localization_scores(maps, masks, tolerance: int = 3) -> dict[str, np.ndarray
     area = mf.float().mean(1)
     ratio = torch.where(area > 0, share / area.clamp(min=1e-12), torch.full_like(share, float("nan")))
     dil = dilate(m, tolerance).flatten(1)
-    top = a.flatten(1).argmax(1)
-    hit = dil.gather(1, top[:, None])[:, 0]
+    flat = a.flatten(1)
+    top = flat.argmax(1)
+    hit = dil.gather(1, top[:, None])[:, 0].float()
+    hit[(flat.amax(1) - flat.amin(1)) <= 0] = float("nan")  # a constant map points nowhere
     return {"share": share.numpy(), "area": area.numpy(), "ratio": ratio.numpy(),
             "hit": hit.numpy(), "chance": dil.float().mean(1).numpy()}
 
@@ -113,7 +116,8 @@ def _summary(scores: dict) -> dict:
     return {"share": mean_share, "area": mean_area,
             "ratio": mean_share / mean_area if ok.any() and mean_area > 0 else float("nan"),
             "ratio_median": float(np.median(r)) if r.size else float("nan"),
-            "pointing": float(np.mean(scores["hit"])), "chance": float(np.mean(scores["chance"]))}
+            "pointing": float(np.nanmean(scores["hit"])) if np.isfinite(scores["hit"]).any() else float("nan"),
+            "chance": float(np.mean(scores["chance"]))}
 
 
 def localize(model, data, methods=("ig", "saliency", "gradcam", "occlusion"), concepts=None, n: int = 32,

@@ -137,12 +137,14 @@ class GradCamMethod(AttributionMethod):
     """Grad-CAM on a conv layer, upsampled (bilinear) to the image size.
 
     The layer defaults to the concept's layer for concept targets, else to the deepest
-    layer whose output is at least 8x8.
+    layer whose output is at least 8x8. Maps are signed (``relu_attributions=False``): a
+    discriminator's logit often has only negative Grad-CAM evidence, which the classic ReLU
+    turns into an all-zero map; pass ``relu_attributions=True`` for the classic form.
     """
 
     name = "gradcam"
     uses_layer = True
-    captum_defaults = {"relu_attributions": True, "interpolate_mode": "bilinear"}
+    captum_defaults = {"relu_attributions": False, "interpolate_mode": "bilinear"}
 
     def _attribute(self, images, target, kw):
         mode = kw.pop("interpolate_mode")

@@ -64,10 +64,11 @@ def run(args) -> int:
                               dropout=args.dropout, max_epochs=args.epochs, patience=args.patience, lr=args.lr,
                               seed=args.seed, n_boot=args.bootstrap, device=args.device, plots=not args.no_plots,
                               progress=True)
-        print(f"{'layer':<10} {'concept':<14} {'auc':>6} {'95% CI':>15} {'top1':>6}")
+        single = any(r["top1"] == r["top1"] for r in rows)  # top-1 is NaN for multilabel data
+        print(f"{'layer':<10} {'concept':<14} {'auc':>6} {'95% CI':>15}" + (f" {'top1':>6}" if single else ""))
         for r in rows:
-            print(f"{r['layer']:<10} {r['concept']:<14} {r['auc']:>6.3f} [{r['auc_lo']:.3f},{r['auc_hi']:.3f}] "
-                  f"{r['top1']:>6.3f}")
+            print(f"{r['layer']:<10} {r['concept']:<14} {r['auc']:>6.3f} [{r['auc_lo']:.3f},{r['auc_hi']:.3f}]"
+                  + (f" {r['top1']:>6.3f}" if single else ""))
         print(f"wrote {args.out}/decoders.json, decoder_<layer>.pt, metrics.csv")
         return 0
 

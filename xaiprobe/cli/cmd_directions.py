@@ -42,8 +42,8 @@ def run(args) -> int:
     path = dirs.save(args.out)
     print(f"directions: {path} ({', '.join(dirs.methods)}; {len(dirs.attribute_names)} attributes; nz={dirs.nz}; n={args.n})")
     cos = dirs.info["cosine_to_lstsq"]
-    print(f"{'attribute':<14} {'lstsq R2':>8} " + " ".join(f"{'cos ' + m:>16}" for m in dirs.methods if m != "lstsq"))
+    print(f"{'attribute':<14} {'held-out R2':>11} " + " ".join(f"{'cos ' + m:>16}" for m in dirs.methods if m != "lstsq"))
     for a in dirs.attribute_names:
-        print(f"{a:<14} {dirs.info['lstsq_r2'][a]:>8.3f} "
+        print(f"{a:<14} {dirs.info['lstsq_r2'][a]:>11.3f} "
               + " ".join(f"{cos[m][a]:>16.3f}" for m in dirs.methods if m != "lstsq"))
     return 0

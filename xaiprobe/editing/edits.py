@@ -116,6 +116,26 @@ def _quality_figures(q: dict, out: Path, names: list) -> None:
                      "target logit vs α")
 
 
+def _region_masks(data, names) -> dict:
+    """Average attribute regions of real images (for ``outside_change``); {} when unavailable.
+
+    ``data`` is an ImageSet or a data spec; a spec is only loaded when it is SynthFaces
+    (the only data with masks), so no other data set is read just for this.
+    """
+    from .quality import mean_region_masks
+
+    try:
+        if isinstance(data, str):
+            if not data.startswith("synthfaces"):
+                return {}
+            from ..data import load_dataset
+            data = load_dataset(data)
+        return mean_region_masks(data, names)
+    except (ImportError, XaiprobeError, OSError) as exc:
+        log.warning("editing: attribute regions unavailable (%s); outside_change is NaN", exc)
+        return {}
+
+
 def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", alphas="-3:3:7", n: int = 8,
              seed: int = 0, classifier=None, decoders=None, quality_methods=None, n_quality: int = 32,
              region_masks=None, device=None, progress: bool = True) -> dict:
@@ -136,7 +156,8 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
     decoders : directory or dict layer -> ConceptDecoder, optional
         Adds D's concept-vs-α curves along the first method's (lstsq's) edits.
     region_masks : dict attribute -> bool (H, W), optional
-        Attribute regions for ``outside_change`` (see :mod:`xaiprobe.editing.quality`).
+        Attribute regions for ``outside_change`` (see :mod:`xaiprobe.editing.quality`);
+        default: the average masks of the checkpoint's SynthFaces training data, if any.
     """
     from ..report.style import add_figure_entry, savefig, write_json
     from . import plots
@@ -146,7 +167,7 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
     dev = resolve_device(device)
     alphas = parse_alphas(alphas)
     dirs = directions if isinstance(directions, Directions) else Directions.load(directions)
-    G, D, sha, _ = _load_generator(checkpoint, dev)
+    G, D, sha, spec = _load_generator(checkpoint, dev)
     dirs.check_generator(latent_size(G), sha)
     attributes = _names(attributes, dirs.attribute_names, "attribute")
     methods = _names(methods, dirs.methods, "direction method")
@@ -171,6 +192,8 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
             summary["grids"].append(f"{stem}.png")
     if classifier is not None:
         clf = load_classifier(classifier, dev)
+        if region_masks is None:
+            region_masks = _region_masks(spec, dirs.attribute_names)
         q = edit_quality(G, clf, dirs, methods=quality_methods, attributes=attributes, alphas=alphas, n=n_quality,
                          region_masks=region_masks, progress=progress)
         write_quality(q, out)
@@ -225,7 +248,6 @@ def run_editing(checkpoint, classifier, out_dir, n: int = 5000, methods=None, al
     from ..gan.checkpoint import Checkpoint, load_checkpoint
     from ..report.style import write_json
     from .classifier import load_classifier
-    from .quality import mean_region_masks
 
     dev = resolve_device(device)
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, dev)
@@ -233,18 +255,7 @@ def run_editing(checkpoint, classifier, out_dir, n: int = 5000, methods=None, al
     out = ensure_writable_dir(out_dir)
     dirs = fit_directions(ck.generator, clf, n=n, methods=methods, seed=seed, generator_sha256=ck.sha256, device=dev)
     dirs.save(out / "directions.pt")
-    spec = ck.data.get("spec", "")
-    if data is None and spec.startswith("synthfaces"):
-        data = spec
-    regions = {}
-    if data is not None:
-        try:
-            if isinstance(data, str):
-                from ..data import load_dataset
-                data = load_dataset(data)
-            regions = mean_region_masks(data, dirs.attribute_names)
-        except ImportError as exc:
-            log.warning("editing: attribute regions unavailable (%s); outside_change is NaN", exc)
+    regions = _region_masks(data if data is not None else ck.data.get("spec", ""), dirs.attribute_names)
     grid_methods = [m for m in _names(list(grid_methods), dirs.methods, "direction method") if m in dirs.methods] or dirs.methods[:1]
     summary = run_edit(ck, dirs, out, methods=grid_methods, alphas=alphas, n=n_grid, seed=seed, classifier=clf,
                        decoders=decoders, quality_methods=dirs.methods, n_quality=n_quality, region_masks=regions,

@@ -227,7 +227,7 @@ def write_quality(result: dict, out_dir) -> list[Path]:
     return [js, out_dir / "quality.csv"]
 
 
-def mean_region_masks(data, attributes, n: int = 2000, threshold: float = 0.1) -> dict:
+def mean_region_masks(data, attributes, n: int = 500, threshold: float = 0.1) -> dict:
     """Average concept-region masks of real images: attribute -> bool (H, W).
 
     A pixel is in the region when the attribute's mask covers it in at least ``threshold`` of

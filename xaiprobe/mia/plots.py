@@ -92,7 +92,8 @@ def plot_score_histograms(result: MIAResult, ax=None, bins: int = 40):
     ax.hist(sn, bins=edges, alpha=0.55, color="#7f7f7f", label=f"non-members (n={sn.size})", density=True)
     ax.hist(sm, bins=edges, alpha=0.55, color="#d62728", label=f"members (n={sm.size})", density=True)
     ax.axvline(result.threshold, color="k", lw=1, ls="--", label=f"threshold {result.threshold:.3g}")
-    xlabel = {"logit": "discriminator logit", "calibrated": "target logit - reference logit"}
+    xlabel = {"logit": "discriminator logit", "calibrated": "target logit - reference logit",
+              "control": "discriminator logit (positive-control GAN)"}
     ax.set_xlabel(xlabel.get(result.name, f"score ({result.name})"))
     ax.set_ylabel("density")
     ax.set_title(f"{result.name}: AUC {result.metrics['auc']:.3f}, balanced acc. "

@@ -142,8 +142,9 @@ def write_outputs(out: str | os.PathLike, attacks: dict, control=None, curve=Non
             arrays.update({f"{k}/index_members": r.index_members, f"{k}/index_nonmembers": r.index_nonmembers})
     from .._utils.io import atomic_path
 
-    with atomic_path(out / "scores.npz", suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    with atomic_path(out / "scores.npz") as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy would append .npz to the temporary name
+            np.savez_compressed(f, **arrays)
 
     entries = []
     fig, _ = plot_roc(attacks)

@@ -196,6 +196,99 @@ def feature_stats(X, chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, in
     return mean, std, bad
 
 
+def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, history: int = 10,
+                  max_backtrack: int = 40) -> np.ndarray:
+    """Minimize A independent smooth convex objectives at once with L-BFGS, in place.
+
+    Each column of ``theta`` (P, A) is one problem with its own curvature history, step size
+    and stopping test (largest absolute gradient entry <= ``tol``, like scikit-learn's lbfgs);
+    every evaluation of ``fg(theta[:, cols], cols) -> (loss (k,), grad (P, k))`` serves all
+    unfinished problems at once. Steps use Armijo backtracking (halving); a problem whose line
+    search cannot decrease the loss any more (machine precision) stops there.
+
+    Returns
+    -------
+    ndarray of int (A,)
+        Iterations per problem.
+    """
+    P, A = theta.shape
+    dev, dt = theta.device, theta.dtype
+    active = torch.as_tensor(np.asarray(active, dtype=bool), device=dev)
+    n_iter = np.zeros(A, dtype=np.int64)
+    if not bool(active.any()) or max_iter <= 0:
+        return n_iter
+    S = torch.zeros(history, P, A, dtype=dt, device=dev)
+    Yh = torch.zeros_like(S)
+    rho = torch.zeros(history, A, dtype=dt, device=dev)
+    f = torch.zeros(A, dtype=torch.float64, device=dev)
+    g = torch.zeros(P, A, dtype=dt, device=dev)
+    cols = torch.nonzero(active).flatten()
+    f[cols], g[:, cols] = fg(theta[:, cols], cols)
+    gamma = torch.ones(A, dtype=dt, device=dev)
+    gamma[cols] = 1.0 / g[:, cols].norm(dim=0).clamp(min=1.0)
+    done = ~active | (g.abs().amax(0) <= tol)
+    count = 0
+    for _ in range(max_iter):
+        cols = torch.nonzero(~done).flatten()
+        if cols.numel() == 0:
+            break
+        gc = g[:, cols]
+        # two-loop recursion, newest pair first (empty slots have rho = 0: no-ops)
+        q = gc.clone()
+        order = [(count - 1 - j) % history for j in range(min(count, history))]
+        alphas = []
+        for j in order:
+            a = rho[j, cols] * (S[j][:, cols] * q).sum(0)
+            q -= a * Yh[j][:, cols]
+            alphas.append(a)
+        r = gamma[cols] * q
+        for j, a in zip(reversed(order), reversed(alphas)):
+            beta = rho[j, cols] * (Yh[j][:, cols] * r).sum(0)
+            r += S[j][:, cols] * (a - beta)
+        d = -r
+        gd = (gc * d).sum(0)
+        bad = gd >= 0  # not a descent direction: restart that problem from steepest descent
+        if bool(bad.any()):
+            d[:, bad] = -gc[:, bad] * gamma[cols][bad]
+            gd = (gc * d).sum(0)
+            rho[:, cols[bad]] = 0
+        # Armijo backtracking, only on the problems still searching
+        t = torch.ones(cols.numel(), dtype=dt, device=dev)
+        f_new = torch.empty(cols.numel(), dtype=torch.float64, device=dev)
+        g_new = torch.empty_like(gc)
+        pending = torch.ones(cols.numel(), dtype=torch.bool, device=dev)
+        for _ls in range(max_backtrack):
+            idx = torch.nonzero(pending).flatten()
+            ft, gt = fg(theta[:, cols[idx]] + t[idx] * d[:, idx], cols[idx])
+            ok = ft <= f[cols[idx]] + 1e-4 * (t[idx] * gd[idx]).double()
+            f_new[idx[ok]], g_new[:, idx[ok]] = ft[ok], gt[:, ok]
+            pending[idx[ok]] = False
+            t[idx[~ok]] *= 0.5
+            if not bool(pending.any()):
+                break
+        moved = ~pending
+        stuck = cols[pending]
+        done[stuck] = True  # no decrease possible at this precision: as converged as it gets
+        if not bool(moved.any()):
+            break
+        mc, mi = cols[moved], torch.nonzero(moved).flatten()
+        s = t[mi] * d[:, mi]
+        y = g_new[:, mi] - gc[:, mi]
+        sy, yy = (s * y).sum(0), (y * y).sum(0)
+        valid = sy > 1e-10 * yy.clamp(min=1e-30)
+        slot = count % history
+        S[slot][:, mc], Yh[slot][:, mc] = s, y
+        rho[slot, cols] = 0
+        rho[slot, mc] = torch.where(valid, 1.0 / sy.clamp(min=1e-30), torch.zeros_like(sy))
+        gamma[mc] = torch.where(valid, sy / yy.clamp(min=1e-30), gamma[mc])
+        count += 1
+        theta[:, mc] += s
+        f[mc], g[:, mc] = f_new[mi], g_new[:, mi]
+        n_iter[mc.cpu().numpy()] += 1
+        done[mc] |= g[:, mc].abs().amax(0) <= tol
+    return n_iter
+
+
 class LinearProbe(ClassifierMixin, BaseEstimator):
     """Multi-output L2 logistic regression on standardized features, fitted in torch.
 
@@ -207,7 +300,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     Cs : sequence of float
         Grid searched when ``C`` is None, solved in increasing order with warm starts.
     max_iter : int
-        L-BFGS iterations per grid value.
+        L-BFGS iterations per grid value and attribute.
     tol : float
         Stop when the largest absolute gradient entry of the mean objective is below this.
     selection : {"auc", "loss"}
@@ -244,8 +337,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Validation criterion per grid value (AUC, or minus the log-loss).
     active_ : ndarray of bool (A,)
         False for attributes with one class in the training rows (they predict their rate).
-    n_iter_ : ndarray of int
-        L-BFGS iterations per solve.
+    n_iter_ : ndarray of int (len(Cs), A)
+        L-BFGS iterations per grid value and attribute (one row when ``C`` is given).
     n_features_in_ : int
     n_outputs_ : int
     """
@@ -347,8 +440,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         rate = np.clip(pos / np.maximum(cnt, 1), 1e-6, 1 - 1e-6)
         b0 = np.log(rate / (1 - rate))
 
-        W = torch.zeros(D, A, dtype=self._dtype, device=self._device, requires_grad=True)
-        b = torch.as_tensor(b0, dtype=self._dtype, device=self._device).clone().requires_grad_(True)
+        W = torch.zeros(D, A, dtype=self._dtype, device=self._device)
+        b = torch.as_tensor(b0, dtype=self._dtype, device=self._device).clone()
         n_a = torch.as_tensor(np.maximum(cnt, 1), dtype=self._dtype, device=self._device)
         active = torch.as_tensor(self.active_, device=self._device)
 
@@ -356,7 +449,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             C = np.broadcast_to(np.asarray(self.C, dtype=np.float64), (A,)).copy()
             if (C <= 0).any():
                 raise XaiprobeError(f"LinearProbe C={self.C}: must be positive")
-            self.n_iter_ = np.array([self._solve(feed, W, b, C, n_a, active)])
+            self.n_iter_ = self._solve(feed, W, b, C, n_a, active)[None, :]
             self.val_scores_ = None
             self.C_ = C
         else:
@@ -367,7 +460,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             for c in Cs:
                 iters.append(self._solve(feed, W, b, np.full(A, c), n_a, active))
                 sols.append((W.detach().clone(), b.detach().clone()))
-            self.n_iter_ = np.array(iters)
+            self.n_iter_ = np.stack(iters)
             Y_val = self._check_Y(Y_val, len(X_val), "Y_val")
             if Y_val.shape[1] != A:
                 raise XaiprobeError(f"LinearProbe: Y_val has {Y_val.shape[1]} columns, Y has {A}")
@@ -442,38 +535,36 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             out[:, a] = -np.mean(np.logaddexp(0, z) - yy * z, axis=0)
         return out
 
-    def _solve(self, feed: _Feed, W, b, C: np.ndarray, n_a, active) -> int:
-        """Minimize the objective from the current (W, b) in place; return the iterations."""
-        Ct = torch.as_tensor(C, dtype=W.dtype, device=W.device)
-        lam = 1.0 / (Ct * n_a)  # penalty ||w||^2 * lam / 2
-        act = active.to(W.dtype)
-        opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol,
-                                tolerance_change=1e-12 if W.dtype == torch.float64 else 1e-9,
-                                history_size=20, line_search_fn="strong_wolfe")
-        evals = [0]
+    def _solve(self, feed: _Feed, W, b, C: np.ndarray, n_a, active) -> np.ndarray:
+        """Minimize every active attribute's objective from the current (W, b), in place.
+        Returns the L-BFGS iterations per attribute (A,)."""
+        D = W.shape[0]
+        lam = 1.0 / (torch.as_tensor(C, dtype=W.dtype, device=W.device) * n_a)  # penalty lam/2 ||w||^2
 
-        @torch.no_grad()
-        def closure():
-            evals[0] += 1
-            gW = torch.zeros_like(W)
-            gb = torch.zeros_like(b)
-            loss = torch.zeros((), dtype=W.dtype, device=W.device)
+        def fg(theta, cols):
+            """Mean objective (k,) and gradient (D+1, k) of attributes ``cols`` at ``theta`` (D+1, k)."""
+            w, bb = theta[:D], theta[D]
+            loss = torch.zeros(len(cols), dtype=torch.float64, device=W.device)
+            grad = torch.zeros_like(theta)
             for rows, x in feed:
-                z = x @ W + b
-                y, m = feed.Y[rows], feed.M[rows]
-                # BCE with logits: softplus(z) - y z
-                loss += ((nn.functional.softplus(z) - y * z) * m / n_a * act).sum()
-                r = (torch.sigmoid(z) - y) * m / n_a * act
-                gW += (r.T @ x).T
-                gb += r.sum(0)
-            loss += 0.5 * ((W * W).sum(0) * lam * act).sum()
-            gW += W * lam * act
-            W.grad, b.grad = gW, gb
-            return loss
+                z = x @ w + bb
+                y, m = feed.Y[rows][:, cols], feed.M[rows][:, cols]
+                loss += ((nn.functional.softplus(z) - y * z) * m).sum(0, dtype=torch.float64)
+                r = (torch.sigmoid(z) - y) * m
+                grad[:D] += (r.T @ x).T
+                grad[D] += r.sum(0)
+            na, lm = n_a[cols], lam[cols]
+            grad /= na
+            grad[:D] += lm * w
+            loss = loss / na.double() + 0.5 * (lm * (w * w).sum(0)).double()
+            return loss, grad
 
-        opt.step(closure)
-        state = opt.state[opt._params[0]]
-        return int(state.get("n_iter", evals[0]))
+        theta = torch.cat([W.detach(), b.detach()[None]])
+        iters = batched_lbfgs(fg, theta, active, self.tol, self.max_iter)
+        with torch.no_grad():
+            W.copy_(theta[:D])
+            b.copy_(theta[D])
+        return iters
 
     # --------------------------------------------------------------- prediction
     def _decision(self, X, mean, scale, W, b) -> torch.Tensor:

@@ -225,7 +225,7 @@ def plot_concept_distribution(rows, layer: str = "", real: str = "real"):
     ax.set_ylabel("share of images with the concept")
     ax.set_ylim(0, 1.0)
     ax.set_title(f"Concepts in generated vs {real} images (decoder {layer})")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig, ax
 

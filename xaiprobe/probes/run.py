@@ -223,6 +223,9 @@ def _probe_one(X, Y, rows, names, params, n_boot, seed, concept_type):
         probe = LinearProbe(**params).fit(X["train"], Y[rows["train"]], xv, yv, attribute_names=names)
     P = probe.predict_proba(X["test"])
     Ptr = probe.predict_proba(X["train"])
+    bad = int((~np.isfinite(P).all(axis=1)).sum())
+    if bad:
+        raise NonFiniteFeatures(f"{bad} test rows with NaN/infinite features", bad)
     out = M.probe_metrics(Y[rows["test"]], P, names, n_boot=n_boot, seed=seed)
     for a, r in enumerate(out):
         r["C"] = float(probe.C_[a])
@@ -334,17 +337,14 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
         return probe
 
     def features(st, layer):
-        try:
-            return _Features(st, layer, rows, max_memory_mb, chunk_size).X
-        except NonFiniteFeatures as exc:
-            raise XaiprobeError(f"layer {layer}: {exc.count} NaN/infinite feature values in {Path(st.path).name}; "
-                                "re-extract with --dtype float32 (float16 overflows) or drop the layer") from None
+        return _Features(st, layer, rows, max_memory_mb, chunk_size).X
 
     def fit_checked(source, layer, X):
         try:
             return run(source, layer, X)
         except NonFiniteFeatures as exc:
-            raise XaiprobeError(f"layer {layer}: {exc.count} NaN/infinite feature values in {Path(store.path).name}; "
+            what = "rows" if "rows" in str(exc) else "feature values"
+            raise XaiprobeError(f"layer {layer}: {exc.count} NaN/infinite {what} in {Path(store.path).name}; "
                                 "re-extract with --dtype float32 (float16 overflows) or drop the layer") from None
 
     for layer in tqdm(layer_list, desc="probe layers", disable=not progress or None):
