@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--work", default=None, help="where to write the generated file [a temp dir]")
     p.add_argument("--cs", default="1e-4,1e-3,1e-2,0.1,1,10", help="C grid [1e-4,1e-3,1e-2,0.1,1,10]")
     p.add_argument("--sk-max-iter", type=int, default=1000, help="LogisticRegression max_iter [1000]")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="LinearProbe dtype [float32]")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -97,6 +98,11 @@ def main(argv=None) -> int:
         ok = [a for a in range(Y.shape[1]) if all(len(np.unique(Y[r, a])) == 2 for r in (tr, va, te))]
         Y = Y[:, ok]
         names = [names[a] for a in ok]
+        import torch
+
+        print(f"xaiprobe LinearProbe dtype {args.dtype}; torch threads {torch.get_num_threads()} (one thread "
+              f"for fits under 2**21 values); sklearn {__import__('sklearn').__version__} lbfgs, max_iter "
+              f"{args.sk_max_iter}", flush=True)
         print(f"file {path} : {len(store)} rows (train {tr.size}, val {va.size}, test {te.size}), "
               f"{len(store.layers)} layers x {len(names)} attributes, C grid {Cs}", flush=True)
         print(f"{'layer':<8} {'D':>6} {'xaiprobe s':>10} {'sklearn s':>10} {'ratio':>7} {'max|dAUC|':>10} "
@@ -105,7 +111,7 @@ def main(argv=None) -> int:
             X = {k: store.features(layer, r) for k, r in (("tr", tr), ("va", va), ("te", te))}
             # xaiprobe: standardization, all attributes at once, C per attribute on val, test scores
             t0 = time.perf_counter()
-            probe = LinearProbe(Cs=Cs).fit(X["tr"], Y[tr], X["va"], Y[va], attribute_names=names)
+            probe = LinearProbe(Cs=Cs, dtype=args.dtype).fit(X["tr"], Y[tr], X["va"], Y[va], attribute_names=names)
             ours = probe.decision_function(X["te"])
             dt_ours = time.perf_counter() - t0
             # scikit-learn: the same standardization, one fit per attribute x C
@@ -123,7 +129,7 @@ def main(argv=None) -> int:
                 auc_o = roc_auc_score(Y[te, a], ours[:, a])
                 d_own.append(abs(auc_o - roc_auc_score(Y[te, a], sk[:, a])))
                 # the same C for both: our solution at sklearn's C vs sklearn's
-                fixed = LinearProbe(C=sk_C[a]).fit(X["tr"], Y[tr][:, [a]]).decision_function(X["te"])[:, 0]
+                fixed = LinearProbe(C=sk_C[a], dtype=args.dtype).fit(X["tr"], Y[tr][:, [a]]).decision_function(X["te"])[:, 0]
                 d_same.append(abs(roc_auc_score(Y[te, a], fixed) - roc_auc_score(Y[te, a], per_C[a][sk_C[a]])))
             same = int((probe.C_ == sk_C).sum())
             rows.append((layer, dt_ours, dt_sk, max(d_own), max(d_same), same))

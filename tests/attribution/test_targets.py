@@ -112,3 +112,11 @@ def test_concept_target_from_decoder_file(tmp_path, tiny_d, images):
         got = tgt(images)[:, 0].numpy()
         want = dec.to_module()(torch.as_tensor(X))[:, 1].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_probe_from_other_pooling_is_one_line(tmp_path, tiny_d, images):
+    probe, _ = _fit_probe(tiny_d, images, "conv3", "mean")
+    # saved as if trained on full-resolution features: 16 features cannot be 16*8*8
+    probe.save(tmp_path / "probe_conv3.pt", layer="conv3", attribute_names=["Smiling", "Young"], pooling="none")
+    with pytest.raises(XaiprobeError, match="the probe takes 16 features but layer conv3 gives 1024"):
+        attribute(tiny_d, images[:2], "saliency", target="concept:Smiling@conv3", probes=tmp_path)

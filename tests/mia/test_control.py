@@ -31,6 +31,7 @@ def test_positive_control_memorizes_and_is_reused(tmp_path, one_thread):
     assert sorted(p.name for p in (tmp_path / "control" / "checkpoints").iterdir()) == ["last.pt"]
     again = positive_control(data, tmp_path / "control", **kw)
     assert not again.trained and again.result.metrics["auc"] == res.metrics["auc"]
+    assert again.seconds == pytest.approx(ctl.seconds)
 
 
 def test_positive_control_bad_input(tmp_path):

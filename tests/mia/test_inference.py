@@ -112,3 +112,15 @@ def test_reference_overlapping_target_members_warns_and_its_members_are_excluded
         res = membership_attack(tiny_ckpt, data=faces, reference=ref_path, n_bootstrap=0, fprs=(0.5,))
     assert not np.isin(res.index_nonmembers, heldout).any()
     assert np.isin(res.index_nonmembers, faces.index[faces.split == 2]).all()
+
+
+def test_membership_inference_from_checkpoint_paths_with_reference(faces, tiny_ckpt, ref_ckpt):
+    mi = MembershipInference(tiny_ckpt, reference=ref_ckpt, batch_size=7)
+    xm, xn = faces.images(np.arange(0, 12)), faces.images(np.arange(40, 52))
+    res = mi.attack(xm, xn, n_bootstrap=0, fprs=(0.2,))
+    assert res.name == "calibrated" and res.baseline.name == "logit"
+    assert np.allclose(res.scores_members, mi.logits(xm) - mi.logits(xm, "reference"))
+    with pytest.raises(XaiprobeError, match="reference"):
+        MembershipInference(tiny_ckpt).logits(xm, "reference")
+    with pytest.raises(XaiprobeError, match="expected a discriminator"):
+        MembershipInference(42)

@@ -127,7 +127,7 @@ def pool_activation(t: torch.Tensor, pooling: str | None) -> torch.Tensor:
     """Pool an activation of shape (N, C, *spatial).
 
     ``none`` keeps it; ``mean``/``max`` reduce every spatial axis -> (N, C); ``avgK`` is an
-    adaptive K×K average -> (N, C, K, K) (only for 4-d outputs). Outputs with fewer than three
+    adaptive K×K average -> (N, C, K, K) (outputs already at most K per side are kept). Outputs with fewer than three
     axes (N, D) are never pooled.
     """
     pooling = check_pooling(pooling)
@@ -138,6 +138,8 @@ def pool_activation(t: torch.Tensor, pooling: str | None) -> torch.Tensor:
     if pooling == "max":
         return t.amax(dim=tuple(range(2, t.dim())))
     k = int(pooling[3:])
+    if all(s <= k for s in t.shape[2:]):
+        return t  # already at most K per side: never upsample
     if t.dim() == 3:
         return nn.functional.adaptive_avg_pool1d(t, k)
     if t.dim() == 5:

@@ -168,7 +168,7 @@ def plot_dissection(result):
         bottom += v
     for i, layer in enumerate(result.layers):
         ax.text(i, bottom[i], f"{int(bottom[i])}/{result.iou[layer].shape[0]}", ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel(f"units with IoU > {result.iou_threshold:g}")
+    ax.set_ylabel(f"units with IoU > {result.iou_threshold:g}, ≥ {result.min_lift:g}× chance")
     ax.set_title(f"Network dissection (top {100 * (1 - result.quantile):.2g}% activations, {result.n_images} images)")
     ax.legend(fontsize=8)
     fig.tight_layout()

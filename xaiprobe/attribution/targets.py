@@ -173,6 +173,11 @@ class ConceptTarget(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = pool_activation(self.body(x), self.pooling).flatten(1)
+        want = getattr(self.head, "in_features", None) or getattr(next(iter(self.head.children()), None), "in_features", None)
+        if want is not None and a.shape[1] != want:
+            raise XaiprobeError(f"target {self.description}: the probe takes {want} features but layer {self.layer_name} "
+                                f"gives {a.shape[1]} (pooling {self.pooling}); it was trained on another model or "
+                                "pooling -- rerun `xaiprobe probe --activations FILE` on this checkpoint's activations")
         return self.head(a)[:, self.index:self.index + 1]
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0:16", k: int = 8, n: int = 2000,
-                steps: int = 200, dissect_layers="auto", quantile: float = 0.995, device=None, seed: int = 0,
+                steps: int = 200, dissect_layers="auto", quantile: float = 0.95, device=None, seed: int = 0,
                 model=None, progress: bool = False) -> dict:
     """Filter grid, activation maximization, top-k crops and dissection for one discriminator.
 
@@ -103,7 +103,7 @@ def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0
         savefig(fig, out / "dissection")
         sel = {layer_: sum(res.counts[layer_].values()) for layer_ in res.layers}
         add_figure_entry(out, "dissection.png", "Concept-selective units per layer (IoU of the top-activation region "
-                         f"with a mask > {res.iou_threshold:g}): " + ", ".join(f"{k_} {v}" for k_, v in sel.items()) + ".",
+                         f"with a mask > {res.iou_threshold:g} and >= {res.min_lift:g}x chance): " + ", ".join(f"{k_} {v}" for k_, v in sel.items()) + ".",
                          "Network dissection")
         summary["dissection"] = {**res.to_dict(), "markdown": res.to_markdown()}
     write_json(out / "summary.json", summary)

@@ -15,7 +15,7 @@ def add_parser(sub):
     p.add_argument("--k", type=int, default=8, help="top-k images per channel [8]")
     p.add_argument("--n", type=int, default=2000, help="data set images scanned [2000]")
     p.add_argument("--steps", type=int, default=200, help="activation maximization steps [200]")
-    p.add_argument("--quantile", type=float, default=0.995, help="dissection activation quantile [0.995]")
+    p.add_argument("--quantile", type=float, default=0.95, help="dissection: per-unit activation quantile [0.95]")
     p.add_argument("--no-dissection", dest="dissection", action="store_false", help="skip network dissection")
     p.add_argument("--seed", type=int, default=0, help="seed [0]")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N [cuda when present]")
@@ -42,6 +42,8 @@ def run(args) -> int:
     print(f"  activation maximization objective {mx['objective_first']:.4g} -> {mx['objective_last']:.4g} over {mx['steps']} steps")
     print(f"  receptive field of {s['topk']['layer']}: {s['topk']['receptive_field']} px (stride {s['topk']['stride']})")
     if "dissection" in s:
-        print("dissection (units per concept, IoU > %g):" % s["dissection"]["iou_threshold"])
+        d = s["dissection"]
+        print(f"dissection (units per concept: IoU > {d['iou_threshold']:g} and >= {d['min_lift']:g}x chance; "
+              f"top {100 * (1 - d['quantile']):.3g}% activations):")
         print(s["dissection"]["markdown"])
     return 0

@@ -30,9 +30,9 @@ def add_parser(sub):
     p.add_argument("--control", action="store_true",
                    help="also train and attack a positive control: the same architecture trained on a tiny "
                         "member set until it memorizes")
-    p.add_argument("--control-members", type=int, default=None, help="control training-set size [256]")
-    p.add_argument("--control-epochs", type=int, default=None, help="control training epochs [30]")
-    p.add_argument("--control-batch-size", type=int, default=None, help="control batch size [64]")
+    p.add_argument("--control-members", type=int, default=None, help="control training-set size [64]")
+    p.add_argument("--control-epochs", type=int, default=None, help="control training epochs [80]")
+    p.add_argument("--control-batch-size", type=int, default=None, help="control batch size [8]")
     p.add_argument("--checkpoints", default=None, help="directory of epoch_NNN.pt: also the attack's AUC per epoch")
     p.add_argument("--batch-size", type=int, default=256, help="scoring batch size [256]")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N [cuda when present]")
@@ -155,7 +155,7 @@ def run(args) -> int:
         print(f"mia: {r}")
     if control is not None:
         print(f"mia: positive control trained {control.settings['epochs']} epochs on {control.settings['n_members']} "
-              f"images in {control.seconds:.0f} s" + ("" if control.trained else " (reused)"))
+              f"images in {control.seconds:.0f} s" + ("" if control.trained else f" (reused {control.checkpoint})"))
     if curve is not None:
         print("mia: AUC by epoch " + ", ".join(f"{e}: {a:.3f}" for e, a in zip(curve.epochs, curve.auc)))
     for f in summary["findings"]:

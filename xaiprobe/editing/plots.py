@@ -53,7 +53,7 @@ def plot_entanglement(matrix, attribute_names, title: str = ""):
     ax.set_xticklabels(attribute_names, rotation=45, ha="right")
     ax.set_yticks(range(A))
     ax.set_yticklabels(attribute_names)
-    ax.set_xlabel("logit change of (per unit α, / |target slope|)")
+    ax.set_xlabel("measured attribute (logit slope / |edited attribute slope|)")
     ax.set_ylabel("edited attribute")
     ax.grid(False)
     fig.colorbar(im, ax=ax, shrink=0.8)

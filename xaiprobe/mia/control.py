@@ -1,8 +1,8 @@
 """Positive control: a GAN that surely memorizes, attacked the same way.
 
-A DCGAN of the attacked model's architecture is trained on a tiny member set (default 256
-images) for many epochs, so its discriminator memorizes them; the same attack on it should
-give a clearly high AUC. That shows the attack can see memorization when it exists, so a
+A DCGAN of the attacked model's architecture is trained on a tiny member set (default 64
+images, 80 epochs in batches of 8), so its discriminator memorizes them; the same attack on it
+should give a clearly high AUC. That shows the attack can see memorization when it exists, so a
 near-chance answer on the real model means something.
 """
 from __future__ import annotations
@@ -21,10 +21,11 @@ from .metrics import DEFAULT_FPRS
 logger = logging.getLogger(__name__)
 
 #: defaults measured on SynthFaces (see the README): AUC >= 0.9 within a few CPU minutes
-CONTROL_MEMBERS = 256
-CONTROL_EPOCHS = 30
-CONTROL_BATCH_SIZE = 64
+CONTROL_MEMBERS = 64
+CONTROL_EPOCHS = 80
+CONTROL_BATCH_SIZE = 8
 _COMMAND = "xaiprobe.mia.positive_control"
+_CHUNK = 10  # epochs trained between deletions of the per-epoch checkpoints
 
 
 @dataclass
@@ -38,7 +39,7 @@ class ControlResult:
     checkpoint : Path
         The control GAN's ``last.pt``.
     seconds : float
-        Training time (0 when an existing control was reused).
+        Training time of the control GAN as recorded in its checkpoint (also when reused).
     trained : bool
         False when a matching control checkpoint was found and reused.
     settings : dict
@@ -56,21 +57,37 @@ class ControlResult:
                 "settings": dict(self.settings), "result": self.result.to_dict()}
 
 
-def _reusable(last: Path, spec: str, n_members: int, epochs: int, arch: dict | None) -> bool:
+def _trained_epochs(last: Path, spec: str, n_members: int, arch: dict | None, batch_size: int,
+                    seed: int) -> int | None:
+    """Epochs of an existing control ``last.pt`` trained with these settings, else None."""
     from ..gan.checkpoint import read_checkpoint_dict
 
     if not last.is_file():
-        return False
+        return None
     try:
         raw = read_checkpoint_dict(last)
     except XaiprobeError:
-        return False
+        return None
     data = raw.get("data") or {}
     members = raw.get("members")
     n = int(members.numel()) if hasattr(members, "numel") else len(members or [])
     same_arch = arch is None or all(raw.get("arch", {}).get(k) == v for k, v in arch.items())
-    return (int(raw.get("epoch", -1)) == int(epochs) and data.get("spec") == spec and n == int(n_members)
-            and same_arch)
+    extra = raw.get("extra") or {}
+    same_recipe = ((extra.get("hyperparameters") or {}).get("batch_size") == int(batch_size)
+                   and extra.get("seed") == int(seed))
+    if data.get("spec") == spec and n == int(n_members) and same_arch and same_recipe:
+        return int(raw.get("epoch", -1))
+    return None
+
+
+def _recorded_seconds(last: Path, default: float) -> float:
+    """Total training time recorded in the checkpoint (over resumed chunks)."""
+    from ..gan.checkpoint import read_checkpoint_dict
+
+    try:
+        return float((read_checkpoint_dict(last).get("extra") or {}).get("time_s", default))
+    except (XaiprobeError, TypeError, ValueError):
+        return default
 
 
 def _is_control_run(out_dir: Path) -> bool:
@@ -106,8 +123,8 @@ def positive_control(data: ImageSet | str, out_dir: str | os.PathLike, n_members
     seed : int
     device : str or torch.device, optional
     reuse : bool
-        Reuse ``out_dir/checkpoints/last.pt`` when it was trained with the same data,
-        member count, epochs and architecture.
+        Reuse ``out_dir/checkpoints/last.pt`` when it was trained with the same data, member
+        count, architecture, batch size and seed (resuming it when it has fewer epochs).
     progress : bool
     calibration_fraction, fprs, n_bootstrap, n_max : attack options, see :func:`membership_attack`.
 
@@ -139,26 +156,33 @@ def positive_control(data: ImageSet | str, out_dir: str | os.PathLike, n_members
     settings = {"n_members": int(n_members), "epochs": int(epochs), "batch_size": int(batch_size),
                 "seed": int(seed), "arch": arch, "data": data.spec}
     trained, seconds = False, 0.0
-    if reuse and _reusable(last, data.spec, n_members, epochs, arch):
+    have = _trained_epochs(last, data.spec, n_members, arch, batch_size, seed) if reuse else None
+    if have is not None and have > int(epochs):
+        have = None
+    if have == int(epochs):
         logger.info("positive control: reusing %s", last)
     else:
         old = sorted((out_dir / "checkpoints").glob("*.pt")) if (out_dir / "checkpoints").is_dir() else []
-        if old:
-            if not _is_control_run(out_dir):
-                raise XaiprobeError(f"control directory {out_dir}: holds checkpoints of another run; "
-                                    "choose another directory for the positive control")
-            logger.info("positive control: settings changed; retraining in %s", out_dir)
+        if old and not _is_control_run(out_dir):
+            raise XaiprobeError(f"control directory {out_dir}: holds checkpoints of another run; "
+                                "choose another directory for the positive control")
+        if have is None:  # other settings: start over (a shorter run with the same settings is resumed)
             for p in old:
                 p.unlink()
         t0 = time.perf_counter()
-        last = train_gan(data, out_dir, epochs=int(epochs), batch_size=int(batch_size), seed=seed, config=arch,
-                         device=device, max_images=int(n_members), progress=progress, sample_count=16,
-                         command=f"{_COMMAND}(n_members={n_members}, epochs={epochs})")
+        done = have or 0
+        while done < int(epochs):  # in chunks, deleting per-epoch checkpoints: only last.pt is needed
+            done = min(done + _CHUNK, int(epochs))
+            last = train_gan(data, out_dir, epochs=done, batch_size=int(batch_size), seed=seed, config=arch,
+                             device=device, max_images=int(n_members), progress=progress, sample_count=16,
+                             resume=True, command=f"{_COMMAND}(n_members={n_members}, epochs={epochs})")
+            for p in (out_dir / "checkpoints").glob("epoch_*.pt"):
+                p.unlink()
         seconds = time.perf_counter() - t0
-        for p in (out_dir / "checkpoints").glob("epoch_*.pt"):  # only last.pt is needed (saves disk)
-            p.unlink()
         trained = True
-        logger.info("positive control: trained %d epochs on %d images in %.1f s", epochs, n_members, seconds)
+        logger.info("positive control: trained epochs %d-%d on %d images in %.1f s", (have or 0) + 1, epochs,
+                    n_members, seconds)
+    seconds = _recorded_seconds(last, seconds)
     res = membership_attack(last, data=data, calibration_fraction=calibration_fraction, seed=seed, n_max=n_max,
                             fprs=fprs, n_bootstrap=n_bootstrap, device=device, name="control")
     res.info.update(control=settings, train_seconds=seconds)

@@ -50,7 +50,7 @@ def findings(attacks: dict, control=None, curve=None) -> list[str]:
     if control is not None:
         r = control.result
         s = control.settings
-        how = f"{s['n_members']} images, {s['epochs']} epochs" + (f", {control.seconds:.0f} s" if control.trained else "")
+        how = f"{s['n_members']} images, {s['epochs']} epochs, {control.seconds:.0f} s of training"
         if r.metrics["auc"] >= 0.9:
             out.append(f"Positive control ({how}): {_verdict(r)}; the attack sees memorization when it exists, "
                        "so a near-chance answer on the model means it did not memorize.")
@@ -172,6 +172,7 @@ def write_outputs(out: str | os.PathLike, attacks: dict, control=None, curve=Non
         fig, _ = plot_auc_by_epoch(curve)
         savefig(fig, out / "auc_by_epoch")
         entries.append(("auc_by_epoch.png", found[-1], "Attack AUC by epoch"))
+    (out / "figures.json").unlink(missing_ok=True)  # list only this run's figures
     for file, caption, title in entries:
         add_figure_entry(out, file, caption, title)
     return summary

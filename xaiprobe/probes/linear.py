@@ -197,7 +197,7 @@ def feature_stats(X, chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, in
 
 
 def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, history: int = 10,
-                  max_backtrack: int = 40) -> np.ndarray:
+                  max_backtrack: int = 20, ftol: float | None = None) -> np.ndarray:
     """Minimize A independent smooth convex objectives at once with L-BFGS, in place.
 
     Each column of ``theta`` (P, A) is one problem with its own curvature history, step size
@@ -213,6 +213,8 @@ def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, hi
     """
     P, A = theta.shape
     dev, dt = theta.device, theta.dtype
+    if ftol is None:
+        ftol = 64 * torch.finfo(dt).eps if dt == torch.float64 else 1e-9
     active = torch.as_tensor(np.asarray(active, dtype=bool), device=dev)
     n_iter = np.zeros(A, dtype=np.int64)
     if not bool(active.any()) or max_iter <= 0:
@@ -260,7 +262,8 @@ def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, hi
         for _ls in range(max_backtrack):
             idx = torch.nonzero(pending).flatten()
             ft, gt = fg(theta[:, cols[idx]] + t[idx] * d[:, idx], cols[idx])
-            ok = ft <= f[cols[idx]] + 1e-4 * (t[idx] * gd[idx]).double()
+            f0 = f[cols[idx]]
+            ok = (ft <= f0 + 1e-4 * (t[idx] * gd[idx]).double()) & (ft < f0)
             f_new[idx[ok]], g_new[:, idx[ok]] = ft[ok], gt[:, ok]
             pending[idx[ok]] = False
             t[idx[~ok]] *= 0.5
@@ -283,9 +286,11 @@ def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, hi
         gamma[mc] = torch.where(valid, sy / yy.clamp(min=1e-30), gamma[mc])
         count += 1
         theta[:, mc] += s
+        f_old = f[cols].clone()
         f[mc], g[:, mc] = f_new[mi], g_new[:, mi]
         n_iter[mc.cpu().numpy()] += 1
-        done[mc] |= g[:, mc].abs().amax(0) <= tol
+        small = (f_old[mi] - f[mc]) <= ftol * torch.maximum(f_old[mi].abs(), f[mc].abs()).clamp(min=1.0)
+        done[mc] |= (g[:, mc].abs().amax(0) <= tol) | small
     return n_iter
 
 
@@ -309,8 +314,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     val_fraction : float
         Share of the training rows held out to choose C when no validation data is passed.
     dtype : {"float32", "float64"}
-        Precision of the optimization (float32 agrees with scikit-learn's float64 solution to
-        well within 0.001 AUC and is several times faster on CPU).
+        Precision of the optimization. float32 (the precision activations are stored in) is
+        about twice as fast and stops at a relative loss decrease of 1e-9, its precision
+        floor; float64 runs to scikit-learn's own stopping rule.
     max_memory_mb : float
         Features larger than this are streamed in chunks instead of held on the device.
     chunk_size : int
@@ -343,7 +349,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     n_outputs_ : int
     """
 
-    def __init__(self, C=None, Cs=DEFAULT_CS, max_iter: int = 200, tol: float = 1e-5,
+    def __init__(self, C=None, Cs=DEFAULT_CS, max_iter: int = 1000, tol: float = 1e-5,
                  selection: str = "auc", val_fraction: float = 0.2, dtype: str = "float32",
                  max_memory_mb: float = 1024.0, chunk_size: int = 4096, random_state: int = 0,
                  n_threads: int | None = None, device=None):

@@ -248,7 +248,7 @@ def _fill(row):
 
 # ------------------------------------------------------------------------------ main entry
 def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_dir=None, Cs=DEFAULT_CS,
-                max_iter: int = 200, n_boot: int = 200, seed: int = 0, data=None, max_memory_mb: float = 1024.0,
+                max_iter: int = 1000, n_boot: int = 200, seed: int = 0, data=None, max_memory_mb: float = 1024.0,
                 chunk_size: int = 4096, device=None, plots: bool = True, umap: bool = True,
                 save: bool = True, progress: bool = False) -> ProbeReport:
     """Linear probes for every layer × attribute of an activations file, with controls.
