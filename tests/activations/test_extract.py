@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PlainD, SigmoidD, count_hooks
+from .conftest import PlainD, SigmoidD, count_hooks
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.activations import extract as extract_mod
 from xaiprobe.activations import writer as writer_mod

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import PlainD, SigmoidD, count_hooks
+from .conftest import PlainD, SigmoidD, count_hooks
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.activations.hooks import (ActivationRecorder, alias_table, describe_layers, logits_of,
                                         pool_activation, resolve_layer, resolve_layers, run_with_cache)

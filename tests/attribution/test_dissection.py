@@ -7,7 +7,7 @@ import pytest
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import dissect
 
-from attr_helpers import QuadrantD, box_imageset
+from .attr_helpers import QuadrantD, box_imageset
 
 
 def test_planted_unit_detects_its_mask():

@@ -8,7 +8,7 @@ from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import filter_grid, first_conv_weights, receptive_field, top_activating
 from xaiprobe.attribution.filters import parse_channels
 
-from attr_helpers import QuadrantD, box_imageset
+from .attr_helpers import QuadrantD, box_imageset
 
 
 def test_filter_grid_shape_and_range(tiny_d):

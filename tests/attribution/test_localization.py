@@ -7,7 +7,7 @@ import pytest
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import localization_scores, localize
 
-from attr_helpers import QuadrantD, box_imageset, quadrant_mask
+from .attr_helpers import QuadrantD, box_imageset, quadrant_mask
 
 
 def test_scores_on_planted_maps():

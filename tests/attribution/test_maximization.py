@@ -8,7 +8,7 @@ from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import maximize_activation
 from xaiprobe.attribution.maximization import gaussian_blur, total_variation
 
-from attr_helpers import QuadrantD
+from .attr_helpers import QuadrantD
 
 
 def test_objective_rises_on_dcgan(tiny_d):

@@ -9,7 +9,7 @@ from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import METHODS, attribute
 from xaiprobe.attribution.localization import localization_scores
 
-from attr_helpers import FailingD, QuadrantD, count_hooks, quadrant_mask
+from .attr_helpers import FailingD, QuadrantD, count_hooks, quadrant_mask
 
 
 @pytest.mark.parametrize("method", list(METHODS))

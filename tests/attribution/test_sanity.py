@@ -7,7 +7,7 @@ import torch
 from xaiprobe.attribution import AttributionMethod, randomization_cascade, sanity_check
 from xaiprobe.attribution.sanity import randomize, spearman_per_image
 
-from attr_helpers import QuadrantD
+from .attr_helpers import QuadrantD
 
 
 class InputMagnitude(AttributionMethod):

@@ -10,7 +10,7 @@ from xaiprobe.activations.hooks import run_with_cache
 from xaiprobe.attribution import attribute, build_target, parse_target, prepare_model
 from xaiprobe.attribution.targets import LayerOutput, TargetSpec
 
-from attr_helpers import FailingD, count_hooks
+from .attr_helpers import FailingD, count_hooks
 
 
 def _fit_probe(D, images, layer, pooling):

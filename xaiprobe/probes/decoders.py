@@ -133,7 +133,7 @@ class ConceptDecoder(ClassifierMixin, BaseEstimator):
         self
         """
         n_values = len(X) * (int(np.prod(X.shape[1:])) if len(X.shape) > 1 else 1)
-        with limit_threads(auto_threads(self.n_threads, max(n_values, len(X) * self.hidden))):
+        with limit_threads(auto_threads(self.n_threads, max(n_values, len(X) * self.hidden), self.device)):
             return self._fit(X, Y, X_val, Y_val, concept_names)
 
     def _fit(self, X, Y, X_val, Y_val, concept_names) -> "ConceptDecoder":

@@ -37,8 +37,11 @@ DEFAULT_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 FORMAT = "xaiprobe.linear_probe"
 
 
-#: below this many feature values a fit runs on one intra-op thread (see ``n_threads``)
-SMALL_PROBLEM = 1 << 21
+#: below this many feature values (64 MB of float32) a CPU fit runs on one intra-op thread
+#: (see ``n_threads``): its matmuls have a handful of output columns, memory-bound work that two
+#: threads barely speed up, while on a busy machine every parallel region waits for a
+#: descheduled worker (measured 5-50x slower on 2 shared cores)
+SMALL_PROBLEM = 1 << 24
 
 
 @contextlib.contextmanager
@@ -59,10 +62,12 @@ def limit_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def auto_threads(n_threads: int | None, n_values: int) -> int | None:
-    """``n_threads`` when given, else 1 for small problems and None (unchanged) otherwise."""
+def auto_threads(n_threads: int | None, n_values: int, device=None) -> int | None:
+    """``n_threads`` when given, else 1 for small CPU problems and None (unchanged) otherwise."""
     if n_threads is not None:
         return int(n_threads)
+    if device is not None and resolve_device(device).type != "cpu":
+        return None
     return 1 if n_values < SMALL_PROBLEM else None
 
 
@@ -325,7 +330,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Seed of the internal validation split.
     n_threads : int or None
         torch intra-op threads during ``fit`` (restored afterwards). None: one thread when
-        the training matrix has fewer than 2**21 values (threads only add waiting there),
+        the training matrix has fewer than 2**24 values (threads only add waiting there),
         else unchanged.
     device : str or None
         None/"auto" picks CUDA when present.
@@ -408,7 +413,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self
         """
         n_values = len(X) * _n_features(X)
-        with limit_threads(auto_threads(self.n_threads, n_values)):
+        with limit_threads(auto_threads(self.n_threads, n_values, self.device)):
             return self._fit(X, Y, X_val, Y_val, attribute_names)
 
     def _fit(self, X, Y, X_val, Y_val, attribute_names) -> "LinearProbe":
