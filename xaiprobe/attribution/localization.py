@@ -60,7 +60,8 @@ def localization_scores(maps, masks, tolerance: int = 3) -> dict[str, np.ndarray
     dict
         ``share`` (n,): positive attribution inside / total positive (nan if no positive);
         ``area`` (n,): mask share of the image; ``ratio`` (n,) = share / area;
-        ``hit`` (n,): pointing-game hit (1.0 / 0.0; nan for a constant map);
+        ``hit`` (n,): pointing-game hit of the map's (positive) maximum (1.0 / 0.0; nan when the
+        map has no positive value);
         ``chance`` (n,): dilated mask share.
     """
     a = torch.as_tensor(np.asarray(maps, dtype=np.float32))
@@ -79,7 +80,8 @@ def localization_scores(maps, masks, tolerance: int = 3) -> dict[str, np.ndarray
     flat = a.flatten(1)
     top = flat.argmax(1)
     hit = dil.gather(1, top[:, None])[:, 0].float()
-    hit[(flat.amax(1) - flat.amin(1)) <= 0] = float("nan")  # a constant map points nowhere
+    # no positive evidence (a constant or all-negative map) points nowhere
+    hit[(flat.amax(1) <= 0) | ((flat.amax(1) - flat.amin(1)) <= 0)] = float("nan")
     return {"share": share.numpy(), "area": area.numpy(), "ratio": ratio.numpy(),
             "hit": hit.numpy(), "chance": dil.float().mean(1).numpy()}
 
