@@ -39,3 +39,25 @@ def atomic_path(final: str | os.PathLike, suffix: str = ""):
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def safe_torch_load(path: str | os.PathLike, what: str, missing: str, unreadable: str):
+    """``torch.load(path, weights_only=True)`` on CPU, with one-line errors.
+
+    ``what`` names the file's role ("checkpoint", "classifier" ...); ``missing`` and
+    ``unreadable`` say what to do when the file is absent or cannot be loaded safely
+    (truncated, not a torch file, or holding pickled code).
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise XaiprobeError(f"{what} {path}: no such file; {missing}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise XaiprobeError(f"{what} {path}: cannot be loaded safely ({first[:160]}); {unreadable}") from None

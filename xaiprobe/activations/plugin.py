@@ -12,9 +12,7 @@ import importlib
 import importlib.util
 import logging
 import os
-import pickle
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import torch
 from torch import nn
 
 from .._utils.errors import XaiprobeError
+from .._utils.io import safe_torch_load
 from .hooks import resolve_layer
 
 log = logging.getLogger(__name__)
@@ -118,14 +117,8 @@ def load_weights(path: str | os.PathLike) -> dict:
     """A plain state_dict from ``path`` (``weights_only=True``); accepts a dict holding one
     under "state_dict" or "discriminator", and strips a DataParallel "module." prefix."""
     path = Path(path)
-    if not path.is_file():
-        raise XaiprobeError(f"--weights {path}: no such file; pass a state_dict saved with torch.save")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise XaiprobeError(f"--weights {path}: cannot be loaded safely ({first[:160]}); "
-                            "save a plain state_dict (tensors only) with torch.save(model.state_dict(), path)") from None
+    obj = safe_torch_load(path, "--weights", "pass a state_dict saved with torch.save",
+                          "save a plain state_dict (tensors only) with torch.save(model.state_dict(), path)")
     if isinstance(obj, dict):
         for key in ("discriminator", "state_dict", "model"):
             if isinstance(obj.get(key), dict):

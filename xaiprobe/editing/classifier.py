@@ -13,9 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import pickle
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from torchvision.models.resnet import BasicBlock
 
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.io import atomic_path
+from .._utils.io import atomic_path, safe_torch_load
 
 log = logging.getLogger(__name__)
 
@@ -334,13 +332,8 @@ def load_classifier(path, device=None) -> AttributeClassifier:
     if isinstance(path, AttributeClassifier):
         return path
     path = Path(path)
-    if not path.is_file():
-        raise XaiprobeError(f"classifier {path}: no such file; train one with `xaiprobe classifier train --data SPEC --out FILE`")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise XaiprobeError(f"classifier {path}: cannot be loaded safely ({str(exc).strip()[:120]}); "
-                            "retrain it with `xaiprobe classifier train`") from None
+    obj = safe_torch_load(path, "classifier", "train one with `xaiprobe classifier train --data SPEC --out FILE`",
+                          "retrain it with `xaiprobe classifier train`")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise XaiprobeError(f"classifier {path}: not an xaiprobe classifier file (no format={FORMAT!r}); "
                             "train one with `xaiprobe classifier train`")

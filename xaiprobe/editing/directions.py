@@ -23,9 +23,7 @@ asks "did the unsupervised method find this attribute among its leading directio
 from __future__ import annotations
 
 import logging
-import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +33,7 @@ from torch import nn
 
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.io import atomic_path
+from .._utils.io import atomic_path, safe_torch_load
 from ..gan.sampling import latent_size, sample_latents
 
 log = logging.getLogger(__name__)
@@ -255,12 +253,8 @@ class Directions:
     @classmethod
     def load(cls, path) -> "Directions":
         path = Path(path)
-        if not path.is_file():
-            raise XaiprobeError(f"directions {path}: no such file; fit them with `xaiprobe directions --checkpoint C --classifier F --out FILE`")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise XaiprobeError(f"directions {path}: cannot be loaded safely ({str(exc).strip()[:120]}); refit them") from None
+        obj = safe_torch_load(path, "directions",
+                              "fit them with `xaiprobe directions --checkpoint C --classifier F --out FILE`", "refit them")
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             raise XaiprobeError(f"directions {path}: not an xaiprobe directions file; fit them with `xaiprobe directions`")
         return cls({m: d.float() for m, d in obj["directions"].items()}, list(obj["attribute_names"]),

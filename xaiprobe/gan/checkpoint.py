@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import numpy as np
 import torch
 
 from .._utils.errors import XaiprobeError
-from .._utils.io import atomic_path
+from .._utils.io import atomic_path, safe_torch_load
 from .dcgan import DCGANConfig, Discriminator, Generator
 
 FORMAT = "xaiprobe.checkpoint"
@@ -76,16 +74,8 @@ def save_checkpoint(path: str | os.PathLike, *, arch: dict, generator: dict, dis
 
 def read_checkpoint_dict(path: str | os.PathLike) -> dict:
     """The raw checkpoint dict, loaded safely; bad files get one clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise XaiprobeError(f"checkpoint {path}: no such file; pass a .pt file written by `xaiprobe train`")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise XaiprobeError(f"checkpoint {path}: cannot be loaded safely ({first[:160]}); "
-                            "it may be truncated or contain pickled code; re-save it as plain tensors") from None
-    return obj
+    return safe_torch_load(path, "checkpoint", "pass a .pt file written by `xaiprobe train`",
+                           "it may be truncated or contain pickled code; re-save it as plain tensors")
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:

@@ -683,17 +683,10 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
 
 
 def _load_dict(path, fmt: str, what: str) -> dict:
-    import pickle
-    import zipfile
+    from .._utils.io import safe_torch_load
 
     path = Path(path)
-    if not path.is_file():
-        raise XaiprobeError(f"{what} {path}: no such file; write it with save() or `xaiprobe probe/decode`")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise XaiprobeError(f"{what} {path}: cannot be loaded safely ({first[:160]}); re-create it") from None
+    obj = safe_torch_load(path, what, "write it with save() or `xaiprobe probe/decode`", "re-create it")
     if not isinstance(obj, dict) or obj.get("format") != fmt:
         raise XaiprobeError(f"{what} {path}: not a {fmt} file; pass a file written by xaiprobe")
     return obj
