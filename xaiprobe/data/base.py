@@ -130,10 +130,8 @@ class ImageSet:
         px[order] = np.asarray(self.pixels[np.sort(rows)]) if rows.size else px
         masks = None
         if self.masks is not None:
-            parent_index = self.index
             parent_masks = self.masks
             masks = lambda r, _rows=rows: parent_masks(_rows[np.asarray(r)])  # noqa: E731
-            del parent_index
         return ImageSet(px, self.labels[rows], list(self.attribute_names), self.split[rows], self.spec,
                         self.concept_type, self.index[rows], masks, dict(self.info))
 

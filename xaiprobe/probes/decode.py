@@ -213,7 +213,6 @@ def apply_decoders(decoders, model, images: str, out_dir, real: str | None = Non
     layers = list(decs)
     first = decs[layers[0]]
     names = list(first.concept_names_)
-    single = first.concept_type == "single"
     cols = ["image", "index"] + [f"{layer}/{c}" for layer in layers for c in decs[layer].concept_names_]
     table = np.concatenate([probs[layer] for layer in layers], axis=1) if layers else np.zeros((len(index), 0))
     csv_path = out_dir / "concepts.csv"
