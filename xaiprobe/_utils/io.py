@@ -32,6 +32,8 @@ def atomic_path(final: str | os.PathLike, suffix: str = ""):
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".part", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp)
+    with contextlib.suppress(OSError):  # mkstemp makes 0600; give the file the usual umask permissions
+        os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, final)
@@ -39,6 +41,12 @@ def atomic_path(final: str | os.PathLike, suffix: str = ""):
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def safe_torch_load(path: str | os.PathLike, what: str, missing: str, unreadable: str):

@@ -23,6 +23,9 @@ def add_parser(sub):
                    help="train the DCGAN first (xaiprobe train) instead of using the shipped one")
     p.add_argument("--epochs", type=int, default=5, help="epochs for --from-scratch [5]")
     p.add_argument("--checkpoint", default=None, help="analyse this checkpoint instead of the shipped one")
+    p.add_argument("--train-control", action="store_true",
+                   help="train the membership attack's positive control (about 2 CPU minutes) instead of using the "
+                        "one shipped with xaiprobe (always trained with --from-scratch or --checkpoint)")
     p.add_argument("--n-images", type=int, default=3000,
                    help="SynthFaces images used for activations, probes, attributions and filters [3000]")
     p.add_argument("--skip", default="", help=f"comma list of stages to skip: {', '.join(STAGES)}")
@@ -107,8 +110,14 @@ def run(args) -> int:
         ("mia", ["mia", "--checkpoint", c, "--data", data_all, "--control", "--out", str(run_dir / "mia"), *dev]),
     ]
     for name, argv in steps:
-        if name not in skip:
-            _step(name, argv, log)
+        if name in skip:
+            continue
+        if name == "mia":
+            if not args.from_scratch and not args.checkpoint and not args.train_control:
+                _install_shipped_control(run_dir / "mia" / "control")
+            elif args.train_control:
+                _remove_shipped_control(run_dir / "mia" / "control")
+        _step(name, argv, log)
     if "editing" not in skip:
         clf = run_dir / "editing" / "classifier.pt"
         _step("classifier", ["classifier", "train", "--data", images, "--epochs", "3", "--width", "16",
@@ -131,6 +140,42 @@ def run(args) -> int:
     _print_summary(run_dir)
     print(f"[demo] report: {report.resolve()} ({report.stat().st_size / 1e6:.1f} MB) — open it in a browser")
     return 0
+
+
+def _install_shipped_control(control_dir) -> None:
+    """Put the shipped positive control where `xaiprobe mia --control` looks for a reusable one.
+
+    It was trained by ``xaiprobe mia --control`` with the default control settings on the shipped
+    model's data (64 members, 80 epochs, batch 8, seed 0); the attack reuses it because data,
+    member count, architecture and recipe match, and retrains otherwise.
+    """
+    import json
+    import shutil
+    from importlib import resources
+
+    ref = resources.files("xaiprobe") / "assets" / "dcgan_synthfaces_control.pt"
+    last = control_dir / "checkpoints" / "last.pt"
+    if not ref.is_file() or last.exists():
+        return
+    last.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ref, last)
+    (control_dir / "config.json").write_text(json.dumps({
+        "command": "xaiprobe.mia.positive_control(n_members=64, epochs=80) "
+                   "[shipped with xaiprobe as assets/dcgan_synthfaces_control.pt]"}, indent=1))
+    print(f"[demo] positive control: the shipped one ({ref.name}); `xaiprobe demo --train-control` trains it anew")
+
+
+def _remove_shipped_control(control_dir) -> None:
+    """Delete a shipped control installed by an earlier demo run, so that it is trained anew."""
+    import json
+
+    try:
+        shipped = "[shipped with xaiprobe" in json.loads((control_dir / "config.json").read_text()).get("command", "")
+    except (OSError, ValueError):
+        return
+    if shipped:
+        (control_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
+        (control_dir / "config.json").unlink(missing_ok=True)
 
 
 def _shipped_checkpoint():

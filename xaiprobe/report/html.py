@@ -91,9 +91,37 @@ def _records_table(name: str, recs: list) -> str:
     return _table(cols, [[r.get(c) for c in cols] for r in recs], name.replace("_", " "))
 
 
+#: PNGs larger than this are embedded as JPEG (image grids compress ~5x; plots stay PNG)
+JPEG_ABOVE_BYTES = 300_000
+
+
+def _image_bytes(path: Path) -> tuple[bytes, str]:
+    """The bytes and MIME type to embed for ``path``; large PNGs (image grids) become JPEG."""
+    raw = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        return raw, "image/svg+xml"
+    if suffix != ".png":
+        return raw, "image/jpeg"
+    if len(raw) <= JPEG_ABOVE_BYTES:
+        return raw, "image/png"
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(raw)) as im:
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+    buf = io.BytesIO()
+    flat.save(buf, format="JPEG", quality=90, optimize=True)
+    jpeg = buf.getvalue()
+    return (jpeg, "image/jpeg") if len(jpeg) < len(raw) else (raw, "image/png")
+
+
 def _img_tag(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml" if path.suffix.lower() == ".svg" else "image/jpeg"
+    raw, mime = _image_bytes(path)
+    data = base64.b64encode(raw).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">'
 
 
