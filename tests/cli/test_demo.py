@@ -39,3 +39,30 @@ def test_shipped_control_is_reused_by_the_attack_settings_of_the_demo(tmp_path):
     assert len(ctl.members) == CONTROL_MEMBERS and ctl.arch == main_ck.arch
     _remove_shipped_control(control_dir)
     assert not last.exists()
+
+
+def test_summary_prints_two_findings_per_stage_in_data_flow_order(tmp_path, capsys):
+    import json
+
+    from xaiprobe.cli.cmd_demo import _print_summary
+
+    for stage, n in [("editing", 3), ("probes", 3), ("mia", 1), ("zz_extra", 2), ("filters", 0)]:
+        (tmp_path / stage).mkdir()
+        (tmp_path / stage / "summary.json").write_text(json.dumps({"findings": [f"{stage} {i}" for i in range(n)]}))
+    (tmp_path / "attribution").mkdir()
+    (tmp_path / "attribution" / "summary.json").write_text("{not json")
+    _print_summary(tmp_path)
+    lines = [ln.split()[-2:] for ln in capsys.readouterr().out.splitlines()]
+    assert lines == [["probes", "0"], ["probes", "1"], ["mia", "0"], ["editing", "0"], ["editing", "1"],
+                     ["zz_extra", "0"], ["zz_extra", "1"]]
+
+
+def test_config_command_reproduces_the_options():
+    import argparse
+
+    from xaiprobe.cli.cmd_demo import _command_line, add_parser
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    args = add_parser(sub).parse_args(["--out", "runs/my demo", "--from-scratch", "--epochs", "2", "--skip", "mia"])
+    assert _command_line(args) == ("xaiprobe demo --out 'runs/my demo' --n-images 3000 --from-scratch --epochs 2 "
+                                   "--skip mia")

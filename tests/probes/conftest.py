@@ -46,3 +46,39 @@ def tiny_run(tmp_path_factory):
     ck = tiny_checkpoint(run / "checkpoints" / "epoch_000.pt", data, seed=0)
     act = extract_activations(ck, data, run / "activations.h5", pooling="mean", dtype="float32", progress=False)
     return {"run": run, "data": data, "checkpoint": ck, "activations": act}
+
+
+def write_planted_store(path, n=300, seed=0):
+    """An activations file with three attributes A, B, C: layer conv2 holds them linearly (plus
+    noise), conv1 is 6-D noise and conv3 is 1-D noise (a logit-like layer)."""
+    import json
+
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    planted = rng.normal(size=(n, 6)).astype(np.float32)
+    Y = (planted[:, :3] + 0.4 * rng.normal(size=(n, 3)) > 0).astype(np.int8)
+    layers = {"conv1": rng.normal(size=(n, 6)).astype(np.float32), "conv2": planted,
+              "conv3": rng.normal(size=(n, 1)).astype(np.float32)}
+    split = np.repeat(np.array([0, 1, 2], np.uint8), [n // 2, n // 4, n - n // 2 - n // 4])
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "xaiprobe.activations", "version": 1, "complete": True,
+                        "layers": json.dumps(list(layers)), "data": json.dumps({"spec": "planted"})})
+        f["index"] = np.arange(n, dtype=np.int64)
+        f["split"] = split
+        f["member"] = np.zeros(n, bool)
+        f["labels"] = Y
+        f["labels"].attrs["names"] = np.array(["A", "B", "C"], dtype=h5py.string_dtype())
+        f["labels"].attrs["concept_type"] = "multilabel"
+        f["logits"] = layers["conv3"][:, 0]
+        for name, x in layers.items():
+            ds = f.create_dataset(f"layers/{name}/activations", data=x)
+            ds.attrs.update({"module_path": f"main.{name[-1]}", "pooling": "none",
+                             "full_shape": np.asarray(x.shape[1:], np.int64)})
+    return path
+
+
+@pytest.fixture
+def planted_store(tmp_path):
+    """Path of :func:`write_planted_store`'s file (conv2 is the layer that knows A, B, C)."""
+    return write_planted_store(tmp_path / "planted.h5")

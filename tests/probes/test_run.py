@@ -121,3 +121,43 @@ def test_single_label_digits_top1_and_confusion(tmp_path):
     assert (tmp_path / "p" / "confusion.png").is_file()
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["top1_by_layer"]["trained"]["conv1"] == pytest.approx(top1, abs=1e-4)
+    assert summary["findings"][0].startswith(f"Best layer conv1: top-1 accuracy {top1:.3f} [")
+    assert "8×8 pixels baseline" in summary["findings"][1] or "both baselines" in summary["findings"][1]
+    means = summary["tables"][0]
+    assert means["rows"][0][means["columns"].index("top-1 trained [95% CI]")].startswith(f"{top1:.3f}")
+    assert len(summary["tables"][1]["rows"]) == 10  # one row per class
+
+
+def test_summary_of_planted_store_tables_findings_command_and_no_umap_for_1d(planted_store, tmp_path, monkeypatch):
+    """conv2 holds the labels: the summary names it best, has one row per layer × attribute,
+    the shuffled controls sit at chance, and the 1-D layer gets no UMAP view."""
+    from xaiprobe.probes import plots
+
+    embedded = []
+
+    def fake_umap(X, seed=0):
+        embedded.append(X.shape[1])
+        return X[:, :2]
+
+    monkeypatch.setattr(plots, "embed_umap", fake_umap)
+    out = tmp_path / "p"
+    rep = probe_store(planted_store, controls=["shuffled"], out_dir=out, n_boot=50, Cs=(0.01, 0.1, 1.0))
+    s = json.loads((out / "summary.json").read_text())
+    means, detail = s["tables"]
+    assert [r[0] for r in means["rows"]] == ["conv1", "conv2", "conv3"]
+    assert [(r[0], r[1]) for r in detail["rows"]] == [(la, a) for la in ("conv1", "conv2", "conv3") for a in "ABC"]
+    assert len(detail["rows"][0]) == len(detail["columns"])
+    cell = detail["rows"][3][detail["columns"].index("trained AUC [95% CI]")]
+    lo_hi = [float(x) for x in cell.replace("\u00a0", " ").strip("]").split("[")[1].split(",")]
+    t = rep.table("trained", "conv2", "A")[0]
+    assert cell.startswith(f"{t['auc']:.3f}") and lo_hi == pytest.approx([t["auc_lo"], t["auc_hi"]], abs=6e-4)
+    assert s["findings"][0].startswith("Best layer conv2: mean AUC")
+    shuffled = [r["auc"] for r in rep.table("shuffled")]
+    assert abs(np.mean(shuffled) - 0.5) < 0.05
+    assert s["findings"][-1].startswith(f"Shuffled-label controls sit at chance: mean AUC {np.mean(shuffled):.3f}")
+    assert s["command"] == (f"xaiprobe probe --activations {planted_store} --out {out} --controls shuffled "
+                            "--cs 0.01,0.1,1 --bootstrap 50")
+    assert s["best_layer"]["A"]["layer"] == "conv2" and set(s["mean_auc_by_layer"]) == {"trained", "shuffled"}
+    figures = {f["file"] for f in json.loads((out / "figures.json").read_text())}
+    assert {"umap_conv1.png", "umap_conv2.png"} <= figures and "umap_conv3.png" not in figures
+    assert not (out / "umap_conv3.png").exists() and embedded == [6, 6]

@@ -220,6 +220,9 @@ class Divergence:
     baseline : ndarray (n_layers,)
         The same for pairs of *different* faces (scale reference).
     n_pairs : int
+    scalar : list of str
+        Layers with one number per image (D's logit): their normalized distance is
+        |a - b| / (|a| + |b|), on another scale than a feature map's.
     """
 
     layers: list
@@ -228,6 +231,7 @@ class Divergence:
     spread: dict
     baseline: np.ndarray
     n_pairs: int
+    scalar: list = field(default_factory=list)
 
     def relative(self) -> dict:
         """attribute -> distance / baseline per layer."""
@@ -235,7 +239,7 @@ class Divergence:
 
     def to_dict(self) -> dict:
         return {"layers": self.layers, "n_pairs": self.n_pairs, "baseline": self.baseline,
-                "distance": self.distance, "relative": self.relative()}
+                "distance": self.distance, "relative": self.relative(), "scalar_layers": self.scalar}
 
 
 def normalized_distance(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
@@ -302,5 +306,7 @@ def counterfactual_divergence(D: nn.Module, attributes=None, n_pairs: int = 32, 
         distance[attr], spread[attr] = d.mean(1), d.std(1)
     same = to_float_images(render_synthfaces(idx, seed=seed, masks=False)[0])
     other = to_float_images(render_synthfaces([i + n_pairs for i in idx], seed=seed, masks=False)[0])
-    baseline = np.stack([normalized_distance(u, v) for u, v in zip(acts(same), acts(other))]).mean(1)
-    return Divergence(names, attributes, distance, spread, baseline, int(n_pairs))
+    same_acts = acts(same)
+    scalar = [n for n, a in zip(names, same_acts) if a[0].numel() == 1]
+    baseline = np.stack([normalized_distance(u, v) for u, v in zip(same_acts, acts(other))]).mean(1)
+    return Divergence(names, attributes, distance, spread, baseline, int(n_pairs), scalar)

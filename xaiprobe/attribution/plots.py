@@ -16,6 +16,25 @@ def _rgb(img) -> np.ndarray:
     return np.clip((a.transpose(1, 2, 0) + 1) / 2, 0, 1)
 
 
+#: colors of regions without an attribute, in order of use (tab10 colors no attribute uses)
+_REGION_PALETTE = ("#7f7f7f", "#8c564b", "#17becf", "#e377c2", "#bcbd22", "#ff7f0e")
+
+
+def region_colors(regions) -> dict:
+    """Region -> color: a concept's region takes its attribute's color (mouth = Smiling's),
+    the other regions distinct colors not used by any attribute."""
+    from ..report.style import ATTRIBUTE_COLORS
+    from .localization import concept_regions
+
+    attr_of = {r: c for c, r in concept_regions().items()}
+    out = {r: color_for(attr_of[r]) for r in regions if r in attr_of}
+    taken = set(out.values()) | set(ATTRIBUTE_COLORS.values())
+    free = [c for c in _REGION_PALETTE if c not in taken]
+    rest = [r for r in regions if r not in out]
+    out.update({r: free[i % len(free)] for i, r in enumerate(rest)})
+    return out
+
+
 def _off(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -162,9 +181,10 @@ def plot_dissection(result):
     """Stacked bars: concept-selective units per layer (IoU above the threshold), by concept."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     bottom = np.zeros(len(result.layers))
+    colors = region_colors(result.concepts)
     for c in result.concepts:
         v = np.array([result.counts[layer].get(c, 0) for layer in result.layers], dtype=float)
-        ax.bar(result.layers, v, bottom=bottom, label=c, color=color_for(c))
+        ax.bar(result.layers, v, bottom=bottom, label=c, color=colors[c])
         bottom += v
     for i, layer in enumerate(result.layers):
         ax.text(i, bottom[i], f"{int(bottom[i])}/{result.iou[layer].shape[0]}", ha="center", va="bottom", fontsize=8)

@@ -3,7 +3,8 @@
 ``run_attribution`` is what ``xaiprobe attribute`` calls. It writes into ``out``
 (default ``RUN/attribution``): ``attr_<method>_<target>.png/.svg`` overlay grids,
 ``maps_<target>.h5`` raw maps, ``sanity_<target>.png`` and ``localization_<target>.png``,
-and the stage's ``summary.json`` and ``figures.json``.
+and the stage's ``summary.json`` (every target run into ``out``, with the report's findings,
+tables and reproducing commands over all of them) and ``figures.json``.
 """
 from __future__ import annotations
 
@@ -151,16 +152,20 @@ def _merge_summary(out: Path, key: str, entry: dict) -> None:
                 summary = json.load(f)
         except (OSError, ValueError):
             summary = {}
+    from .summary import attribution_summary
+
     summary.setdefault("stage", out.name)
     summary.setdefault("targets", {})[key] = entry
     summary["last"] = key
+    summary.update(attribution_summary(summary["targets"]))
     write_json(path, summary)
 
 
 def run_attribution(checkpoint=None, images=None, out=None, methods=("ig",), target="logit", probes=None, n: int = 16,
                     split="test", layer=None, sanity: bool = True, sanity_n: int = 8, localization=None,
                     localization_n: int = 32, device=None, seed: int = 0, batch_size: int = 16,
-                    method_kwargs: dict | None = None, model=None, generator=None, progress: bool = False) -> dict:
+                    method_kwargs: dict | None = None, model=None, generator=None, progress: bool = False,
+                    command: str | None = None) -> dict:
     """Attribution maps, overlays, HDF5, sanity check and localization for one target.
 
     Parameters
@@ -185,16 +190,22 @@ def run_attribution(checkpoint=None, images=None, out=None, methods=("ig",), tar
         Localization on region masks (None: when the data has masks).
     method_kwargs : dict, optional
         method -> Captum keyword arguments (e.g. ``{"ig": {"n_steps": 32}}``).
+    command : str, optional
+        The command recorded as reproducing this target (default: the equivalent
+        ``xaiprobe attribute`` line, when the arguments can be written as one).
 
     Returns
     -------
     dict
-        The summary entry written to ``summary.json``.
+        The summary entry written to ``summary.json``. The stage's summary also holds
+        ``targets`` (every target run into ``out``), ``last``, and ``findings``, ``tables`` and
+        ``command`` over all of them.
     """
     from ..report.style import add_figure_entry, savefig
     from . import plots
     from .localization import localize
     from .sanity import sanity_check
+    from .summary import attribute_command
 
     G, D, spec, sha = generator, model, "", ""
     if checkpoint is not None:
@@ -206,6 +217,9 @@ def run_attribution(checkpoint=None, images=None, out=None, methods=("ig",), tar
     names = parse_methods(methods)
     method_kwargs = method_kwargs or {}
     tspec = parse_target(target)
+    if command is None:
+        command = attribute_command(checkpoint, images, out, names, str(tspec), probes, n, split, layer, sanity,
+                                    sanity_n, localization, localization_n, batch_size, seed, device, method_kwargs)
     tkey = slug(str(tspec))
     x, data, rows, data_spec = resolve_images(images if images is not None else (spec or None), G, n, split, seed)
     base = prepare_model(D, device)
@@ -230,6 +244,8 @@ def run_attribution(checkpoint=None, images=None, out=None, methods=("ig",), tar
                           {"data": data_spec, "checkpoint_sha256": sha, "method_kwargs": method_kwargs})
     entry = {"target": str(tspec), "methods": names, "n_images": int(len(x)), "data": data_spec,
              "seconds_per_image": timing, "maps_file": maps_path.name}
+    if command:
+        entry["command"] = command
     if sanity:
         res = sanity_check(base, x[:sanity_n], names, target=tspec, probes=probes, seed=seed, layer=layer,
                            batch_size=batch_size, method_kwargs=method_kwargs, progress=progress)

@@ -4,7 +4,8 @@
 images and traces, top-k receptive-field crops, and (on data with masks) network dissection.
 ``run_generator`` writes into ``RUN/generator``: latent sweeps, the latent-dimension ranking,
 generator feature maps, and the counterfactual divergence in D's layers. Both write the
-stage's ``summary.json`` and ``figures.json``.
+stage's ``summary.json`` (measurements, and the report's findings, tables and command; see
+``summary_units``) and ``figures.json``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0:16", k: int = 8, n: int = 2000,
                 steps: int = 200, dissect_layers="auto", quantile: float = 0.95, device=None, seed: int = 0,
-                model=None, progress: bool = False) -> dict:
+                model=None, progress: bool = False, command: str | None = None) -> dict:
     """Filter grid, activation maximization, top-k crops and dissection for one discriminator.
 
     Parameters
@@ -38,17 +39,22 @@ def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0
         ``"0:16"``, ``"1,5,9"`` or a list.
     dissect_layers : "auto", list, or None
         "auto": every conv layer when the data has masks; None: skip.
+    command : str, optional
+        The command recorded as reproducing the stage (default: the equivalent
+        ``xaiprobe filters`` line, when the arguments can be written as one).
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``.
+        The summary written to ``summary.json``: the measurements (``maximization``, ``topk``,
+        ``dissection``) and the report's ``findings``, ``tables`` and ``command``.
     """
     from ..report.style import add_figure_entry, savefig, write_json
     from . import plots
     from .dissection import dissect
     from .filters import filter_grid, first_conv_weights, top_activating
     from .maximization import maximize_activation
+    from .summary_units import channel_table, dissection_table, filters_command, filters_findings, top_units_table
 
     spec = ""
     D = model
@@ -57,6 +63,7 @@ def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0
     if D is None:
         raise XaiprobeError("filters: no model; pass --checkpoint FILE")
     out = ensure_writable_dir(out if out is not None else default_stage_dir(checkpoint, "filters"))
+    given_data = data
     if data is None:
         data = spec or None
     if data is None:
@@ -85,7 +92,7 @@ def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0
                      f"{mx.trace[0].mean():.3g} → {mx.trace[-1].mean():.3g}.", f"Maximization objective — {mx.layer}")
     summary["maximization"] = {"layer": mx.layer, "channels": mx.channels, "steps": steps,
                                "objective_first": float(mx.trace[0].mean()), "objective_last": float(mx.trace[-1].mean()),
-                               "final": mx.final}
+                               "objective_start": mx.trace[0], "objective_end": mx.trace[-1], "final": mx.final}
 
     top = top_activating(D, data, layer, channels, k=k, rows=rows, device=device, progress=progress)
     fig, _ = plots.plot_image_grid(top.crops, f"Top-{k} receptive-field crops ({top.field.size}px), {top.layer}",
@@ -106,12 +113,23 @@ def run_filters(checkpoint=None, data=None, out=None, layer="conv3", channels="0
                          f"with a mask > {res.iou_threshold:g} and >= {res.min_lift:g}x chance): " + ", ".join(f"{k_} {v}" for k_, v in sel.items()) + ".",
                          "Network dissection")
         summary["dissection"] = {**res.to_dict(), "markdown": res.to_markdown()}
+    else:
+        res = None
+    if command is None:
+        command = filters_command(checkpoint, given_data, out, layer, mx.channels, k, n, steps, dissect_layers,
+                                  quantile, seed, device)
+    summary["findings"] = filters_findings(mx, top, res)
+    summary["tables"] = ([dissection_table(res), top_units_table(res)] if res is not None else []) + [
+        channel_table(mx, top, res)]
+    if command:
+        summary["command"] = command
     write_json(out / "summary.json", summary)
     return summary
 
 
 def run_generator(checkpoint=None, out=None, dims: int = 16, pairs: int = 32, classifier=None, n_latents: int = 8,
-                  device=None, seed: int = 0, generator=None, model=None, progress: bool = False) -> dict:
+                  device=None, seed: int = 0, generator=None, model=None, progress: bool = False,
+                  command: str | None = None) -> dict:
     """Latent sweeps and ranking, feature maps, counterfactual divergence.
 
     Parameters
@@ -128,14 +146,20 @@ def run_generator(checkpoint=None, out=None, dims: int = 16, pairs: int = 32, cl
         Attribute classifier (``xaiprobe classifier train``) or a callable images -> logits (n, A).
     n_latents : int
         Base latents for the ranking.
+    command : str, optional
+        The command recorded as reproducing the stage (default: the equivalent
+        ``xaiprobe generator`` line, when the arguments can be written as one).
 
     Returns
     -------
     dict
+        The summary written to ``summary.json``: the measurements (``ranking``, ``features``,
+        ``divergence``) and the report's ``findings``, ``tables`` and ``command``.
     """
     from ..report.style import add_figure_entry, savefig, write_json
     from . import plots
     from .generator import counterfactual_divergence, generator_features, latent_sweep, rank_latent_dims
+    from .summary_units import divergence_peak, divergence_tables, generator_command, generator_findings, ranking_table
 
     G, D = generator, model
     if checkpoint is not None:
@@ -143,6 +167,8 @@ def run_generator(checkpoint=None, out=None, dims: int = 16, pairs: int = 32, cl
     if G is None:
         raise XaiprobeError("generator: no model; pass --checkpoint FILE")
     out = ensure_writable_dir(out if out is not None else default_stage_dir(checkpoint, "generator"))
+    if command is None:
+        command = generator_command(checkpoint, out, dims, pairs, classifier, n_latents, seed, device)
     if isinstance(classifier, (str, bytes)) or hasattr(classifier, "__fspath__"):
         from ..editing.classifier import load_classifier
         classifier = load_classifier(classifier, device)
@@ -175,11 +201,17 @@ def run_generator(checkpoint=None, out=None, dims: int = 16, pairs: int = 32, cl
         div = counterfactual_divergence(D, n_pairs=pairs, seed=0, device=device, progress=progress)
         fig, _ = plots.plot_divergence(div)
         savefig(fig, out / "counterfactual_divergence")
-        peak = {a: div.layers[1 + int(np.argmax(div.relative()[a][1:]))] for a in div.attributes}
+        peak = {a: div.layers[divergence_peak(div, a)[0]] for a in div.attributes}
         add_figure_entry(out, "counterfactual_divergence.png", "Normalized distance of D's activations for the same "
-                         "face with and without one attribute, per layer (dashed: different faces); largest relative "
-                         "divergence at " + ", ".join(f"{a} {v}" for a, v in peak.items()) + ".",
+                         "face with and without one attribute, per layer (dashed: different faces); largest divergence "
+                         "relative to different faces, among D's feature layers, at " + ", ".join(f"{a} {v}" for a, v in peak.items()) + ".",
                          "Counterfactual divergence in D")
         summary["divergence"] = div.to_dict()
+    else:
+        div = None
+    summary["findings"] = generator_findings(rank, div)
+    summary["tables"] = [ranking_table(rank, 8, n_latents)] + (divergence_tables(div) if div is not None else [])
+    if command:
+        summary["command"] = command
     write_json(out / "summary.json", summary)
     return summary

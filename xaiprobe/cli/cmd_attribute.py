@@ -62,5 +62,9 @@ def run(args) -> int:
     if "localization" in entry:
         print("localization:")
         print(entry["localization"]["markdown"])
+    from ..attribution.summary import attribution_summary
+
+    for line in attribution_summary({entry["target"]: entry})["findings"]:
+        print(f"  {line}")
     print(f"wrote {out}/ (maps: {entry['maps_file']})")
     return 0

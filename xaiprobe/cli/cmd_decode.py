@@ -69,7 +69,11 @@ def run(args) -> int:
         for r in rows:
             print(f"{r['layer']:<10} {r['concept']:<14} {r['auc']:>6.3f} [{r['auc_lo']:.3f},{r['auc_hi']:.3f}]"
                   + (f" {r['top1']:>6.3f}" if single else ""))
-        print(f"wrote {args.out}/decoders.json, decoder_<layer>.pt, metrics.csv")
+        import json
+
+        for f in json.loads((Path(args.out) / "summary.json").read_text()).get("findings", []):
+            print(f"decode: {f}")
+        print(f"wrote {args.out}/decoders.json, decoder_<layer>.pt, metrics.csv, summary.json")
         return 0
 
     if args.images is None:
@@ -88,7 +92,8 @@ def run(args) -> int:
     lm = model_from_args(args, device=device)
     out = Path(args.out) if args.out else Path(args.decoders) / "applied"
     res = apply_decoders(decs, lm, args.images, out, real=args.real, max_real=args.max_real,
-                         batch_size=args.batch_size, seed=args.seed, device=device, plots=not args.no_plots)
+                         batch_size=args.batch_size, seed=args.seed, device=device, plots=not args.no_plots,
+                         command=_apply_command(args, out))
     print(f"decoded {res['n_images']} images with {len(decs)} decoders -> {res['concepts_csv']}")
     if res["distribution"]:
         print(f"{'layer':<10} {'concept':<14} {'generated':>9} {'real':>6} {'true':>6}")
@@ -96,4 +101,19 @@ def run(args) -> int:
             print(f"{r['layer']:<10} {r['concept']:<14} {r['generated_rate']:>9.3f} {r['real_rate']:>6.3f} "
                   f"{r['true_rate']:>6.3f}")
         print(f"wrote {out}/concept_distribution.json, .csv, .png")
+    for f in res["summary"]["findings"]:
+        print(f"decode: {f}")
+    print(f"wrote {out}/summary.json")
     return 0
+
+
+def _apply_command(args, out) -> str:
+    """The `xaiprobe decode --decoders ...` command of these arguments (recorded in summary.json)."""
+    from ..probes.summaries import command_line
+
+    return command_line("decode", [
+        ("--decoders", args.decoders), ("--checkpoint", args.checkpoint), ("--model", args.model),
+        ("--weights", args.weights), ("--logit-layer", args.logit_layer), ("--images", args.images),
+        ("--real", args.real), ("--max-real", None if args.max_real == 2000 else args.max_real),
+        ("--batch-size", None if args.batch_size == 256 else args.batch_size), ("--seed", args.seed or None),
+        ("--out", str(out)), ("--no-plots", args.no_plots)])

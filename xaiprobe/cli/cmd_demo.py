@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 import time
 
-STAGES = ["train", "extract", "probe", "decode", "attribute", "filters", "generator", "mia", "editing"]
+STAGES = ["train", "extract", "probe", "decode", "concepts", "attribute", "filters", "generator", "mia", "editing"]
 
 
 def add_parser(sub):
@@ -99,6 +99,8 @@ def run(args) -> int:
         ("probe", ["probe", "--activations", str(acts), "--out", str(run_dir / "probes"),
                    "--cs", "0.001,0.01,0.1", "--bootstrap", "100", *dev]),
         ("decode", ["decode", "--activations", str(acts), "--out", str(run_dir / "decoders"), "--no-plots", *dev]),
+        ("concepts", ["decode", "--decoders", str(run_dir / "decoders"), "--checkpoint", c,
+                      "--images", "generated:1000", "--real", images, "--out", str(run_dir / "concepts"), *dev]),
         ("attribute", ["attribute", "--checkpoint", c, "--images", images, "--n", "8",
                        "--method", "ig,saliency,gradcam", "--steps", "20", "--sanity-n", "4",
                        "--localization-n", "16", "--target", "concept:Smiling@conv3",
@@ -130,10 +132,8 @@ def run(args) -> int:
                        "--decoders", str(run_dir / "decoders"), "--out", str(run_dir / "editing"), *dev], log)
     total = time.perf_counter() - t_start
     write_json(run_dir / "config.json", {
-        "command": "xaiprobe demo " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                                               if k in ("out", "n_images", "skip") and v),
-        "checkpoint": str(ckpt), "data": data_all, "images": images, "seconds": round(total, 1),
-        "stages": log,
+        "command": _command_line(args), "checkpoint": str(ckpt), "data": data_all, "images": images,
+        "seconds": round(total, 1), "stages": log,
     })
     report = build_report(run_dir)
     print(f"\n[demo] finished in {total / 60:.1f} min")
@@ -190,16 +190,53 @@ def _shipped_checkpoint():
     return ref
 
 
-def _print_summary(run_dir) -> None:
+def _command_line(args) -> str:
+    """The `xaiprobe demo ...` command that reproduces this run (recorded in config.json)."""
+    parts = ["xaiprobe", "demo", "--out", str(args.out), "--n-images", str(args.n_images)]
+    if args.from_scratch:
+        parts += ["--from-scratch", "--epochs", str(args.epochs)]
+    if args.checkpoint:
+        parts += ["--checkpoint", str(args.checkpoint)]
+    if args.train_control:
+        parts.append("--train-control")
+    if args.skip:
+        parts += ["--skip", args.skip]
+    if args.device:
+        parts += ["--device", args.device]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _print_summary(run_dir, per_stage: int = 2) -> None:
+    """Print up to ``per_stage`` findings of every stage that has them, in the order of the data flow."""
     import json
 
-    for stage in ["train", "probes", "decoders", "attribution", "filters", "generator", "mia", "editing"]:
-        p = run_dir / stage / "summary.json"
-        if not p.exists():
-            continue
-        try:
-            findings = json.loads(p.read_text()).get("findings") or []
-        except (OSError, ValueError):
-            continue
-        for f in findings[:3]:
+    from ..report.html import STAGES
+
+    known = [s for s, _ in STAGES]
+    extra = sorted(p.name for p in run_dir.iterdir()
+                   if p.is_dir() and p.name not in known and p.name != "report" and (p / "summary.json").exists())
+    for stage in known + extra:
+        if stage == "activations":
+            findings = _activations_findings(run_dir / "activations.h5")
+        else:
+            p = run_dir / stage / "summary.json"
+            if not p.exists():
+                continue
+            try:
+                findings = json.loads(p.read_text()).get("findings") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+        for f in findings[:per_stage]:
             print(f"  {stage:<11} {f}")
+
+
+def _activations_findings(path) -> list:
+    from .._utils.errors import XaiprobeError
+    from ..report.activations import describe_store, store_finding
+
+    if not path.is_file():
+        return []
+    try:
+        return [store_finding(describe_store(path))]
+    except (XaiprobeError, OSError, KeyError, ValueError):
+        return []

@@ -54,4 +54,6 @@ def run(args) -> int:
                 if at in concepts:
                     v = concepts[at]
                     print(f"D {layer} P({at}): {v[0]:.2f} at α={cc['alphas'][0]:+g} -> {v[-1]:.2f} at α={cc['alphas'][-1]:+g}")
+    for line in s.get("findings", []):
+        print(f"- {line}")
     return 0

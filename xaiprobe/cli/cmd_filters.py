@@ -46,4 +46,6 @@ def run(args) -> int:
         print(f"dissection (units per concept: IoU > {d['iou_threshold']:g} and >= {d['min_lift']:g}x chance; "
               f"top {100 * (1 - d['quantile']):.3g}% activations):")
         print(s["dissection"]["markdown"])
+    for line in s["findings"]:
+        print(f"  {line}")
     return 0

@@ -45,4 +45,6 @@ def run(args) -> int:
         for a, v in d["distance"].items():
             print(f"  {a:<10} " + " ".join(f"{x:8.4f}" for x in v))
         print(f"  {'(other)':<10} " + " ".join(f"{x:8.4f}" for x in d["baseline"]))
+    for line in s["findings"]:
+        print(f"  {line}")
     return 0

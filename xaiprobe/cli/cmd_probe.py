@@ -21,7 +21,7 @@ def add_parser(sub):
                    help="layer to probe (repeatable or comma list) [all in the file]")
     p.add_argument("--attribute", action="append", default=None, metavar="NAME",
                    help="attribute to probe (repeatable or comma list) [all]")
-    p.add_argument("--out", default=None, help="output dir [RUN/probes, or RUN/probes/dynamics with --checkpoints]")
+    p.add_argument("--out", default=None, help="output dir [RUN/probes, or RUN/dynamics with --checkpoints]")
     p.add_argument("--no-controls", action="store_true", help="skip the random-init, pixel and shuffled-label controls")
     p.add_argument("--controls", default=None, help="comma list of controls: random_init,pixels,shuffled [all]")
     p.add_argument("--cs", default=None, help="comma list of C values searched on val [1e-4,1e-3,1e-2,0.1,1,10]")
@@ -94,6 +94,10 @@ def run(args) -> int:
                       max_memory_mb=args.max_memory_mb, device=args.device, plots=not args.no_plots,
                       umap=not args.no_umap, progress=True)
     print(rep.format_table())
+    from ..probes.summaries import probe_findings
+
+    for f in probe_findings(rep):
+        print(f"probe: {f}")
     skipped = {k: v for k, v in rep.controls.items() if v != "done"}
     for k, v in skipped.items():
         print(f"control {k}: {v}")

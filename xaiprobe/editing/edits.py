@@ -7,11 +7,13 @@ Layout written under OUT_DIR (RUN/editing for the demo)::
     quality.json, quality.csv          with a classifier: the edit-quality table
     entanglement_<method>.png, edit_slope.png, edit_leakage.png, logit_paths.png
     concept_<attribute>.png            with decoders: D's concept probability vs α
-    summary.json, figures.json
+    summary.json, figures.json         for the report: findings, tables and the commands
+                                       (see :mod:`xaiprobe.editing.report`)
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -163,6 +165,8 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
     from . import plots
     from .classifier import load_classifier
     from .quality import concept_curves, edit_quality, format_quality_table, write_quality
+    from .report import (classifier_command, directions_command, edit_command, editing_findings, editing_tables,
+                         path_of)
 
     dev = resolve_device(device)
     alphas = parse_alphas(alphas)
@@ -201,9 +205,11 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
         summary["quality"] = {"rows": q["rows"], "by_method": q["summary"], "n": int(n_quality),
                               "regions": sorted(region_masks or {})}
         summary["quality_table"] = format_quality_table(q)
+    decoders_path = None
     if decoders is not None:
         if not isinstance(decoders, dict):
             from ..probes import load_decoders
+            decoders_path = decoders
             decoders = load_decoders(decoders)
         m0 = "lstsq" if "lstsq" in methods else methods[0]
         cc = concept_curves(D, decoders, G, dirs, attributes=attributes, method=m0, alphas=alphas, n=max(int(n), 16))
@@ -213,6 +219,17 @@ def run_edit(checkpoint, directions, out_dir, attributes=None, methods="lstsq", 
             savefig(fig, out / f"concept_{at}")
             add_figure_entry(out, f"concept_{at}.png", f"D's decoded probability of {at} per layer along the {m0} {at} edit",
                              f"D's {at} along the edit")
+    ck_path = path_of(checkpoint, "CHECKPOINT.pt")
+    dirs_path = path_of(directions, str(out / "directions.pt"))
+    clf_path = path_of(classifier, str(out / "classifier.pt")) if classifier is not None else None
+    commands = []
+    if classifier is not None:
+        commands += [classifier_command(clf, clf_path), directions_command(dirs, ck_path, clf_path, dirs_path)]
+    commands.append(edit_command(ck_path, dirs_path, out, attributes, methods, alphas, n, seed, clf_path,
+                                 quality_methods, n_quality,
+                                 None if decoders is None else path_of(decoders_path, "DECODERS_DIR")))
+    summary.update(findings=editing_findings(summary, getattr(clf, "metrics_", None) if classifier is not None else None),
+                   tables=editing_tables(summary), command=[c for c in commands if c])
     write_json(out / "summary.json", summary)
     return summary
 
@@ -257,7 +274,8 @@ def run_editing(checkpoint, classifier, out_dir, n: int = 5000, methods=None, al
     dirs.save(out / "directions.pt")
     regions = _region_masks(data if data is not None else ck.data.get("spec", ""), dirs.attribute_names)
     grid_methods = [m for m in _names(list(grid_methods), dirs.methods, "direction method") if m in dirs.methods] or dirs.methods[:1]
-    summary = run_edit(ck, dirs, out, methods=grid_methods, alphas=alphas, n=n_grid, seed=seed, classifier=clf,
+    summary = run_edit(ck, dirs, out, methods=grid_methods, alphas=alphas, n=n_grid, seed=seed,
+                       classifier=classifier if isinstance(classifier, (str, os.PathLike)) else clf,
                        decoders=decoders, quality_methods=dirs.methods, n_quality=n_quality, region_masks=regions,
                        device=dev, progress=progress)
     summary.update({"classifier": {"metrics": getattr(clf, "metrics_", {}), "arch": clf.arch},

@@ -2,7 +2,9 @@
 
 ``xaiprobe probe --checkpoints runs/X/checkpoints/ --data SPEC`` extracts (mean-pooled, into a
 temporary directory) and probes every ``epoch_NNN.pt``, showing when each attribute becomes
-linearly readable in each layer.
+linearly readable in each layer. The results form the report stage ``RUN/dynamics``:
+``dynamics.json/.csv``, the heat maps, ``figures.json`` and ``summary.json`` (findings, the
+layer × epoch tables and the command).
 """
 from __future__ import annotations
 
@@ -61,7 +63,8 @@ def find_epoch_checkpoints(directory) -> list[tuple[int, Path]]:
 
 def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pooling: str = "mean",
                       out_dir=None, Cs=DEFAULT_CS, n_boot: int = 100, metric: str = "auc", batch_size: int = 256,
-                      seed: int = 0, device=None, plots: bool = True, progress: bool = False) -> Dynamics:
+                      seed: int = 0, device=None, plots: bool = True, progress: bool = False,
+                      command: str | None = None) -> Dynamics:
     """Probe the discriminator of every epoch checkpoint.
 
     Parameters
@@ -76,8 +79,11 @@ def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pool
     pooling : str
         Pooling of the extracted activations (``mean`` keeps it fast).
     out_dir : path, optional
-        Default ``RUN/probes/dynamics`` (RUN = the checkpoints dir's parent).
+        Default ``RUN/dynamics`` (RUN = the checkpoints dir's parent), the report's "Training
+        dynamics" section.
     metric : {"auc", "acc", "bacc"}
+    command : str, optional
+        The command line recorded in summary.json (default: the equivalent ``xaiprobe probe``).
 
     Returns
     -------
@@ -90,6 +96,18 @@ def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pool
     from ..gan.checkpoint import load_checkpoint
     from .run import probe_store
 
+    if command is None:
+        from .summaries import command_line
+
+        def listed(v):
+            return v if isinstance(v, str) or v is None else ",".join(map(str, v))
+
+        command = command_line("probe", [
+            ("--checkpoints", str(checkpoints)), ("--data", getattr(data, "spec", data)), ("--layer", listed(layers)),
+            ("--attribute", listed(attributes)), ("--pooling", None if pooling == "mean" else pooling),
+            ("--out", None if out_dir is None else str(out_dir)),
+            ("--cs", None if tuple(Cs) == tuple(DEFAULT_CS) else list(Cs)),
+            ("--bootstrap", None if n_boot == 200 else n_boot), ("--seed", seed or None), ("--no-plots", not plots)])
     found = find_epoch_checkpoints(checkpoints)
     if data is None:
         data = (load_checkpoint(found[0][1]).data or {}).get("spec")
@@ -97,7 +115,7 @@ def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pool
             raise XaiprobeError(f"--checkpoints {checkpoints}: the checkpoints record no data spec; pass --data SPEC")
     if isinstance(data, str):
         data = load_dataset(data)
-    out_dir = Path(out_dir) if out_dir is not None else Path(checkpoints).resolve().parent / "probes" / "dynamics"
+    out_dir = Path(out_dir) if out_dir is not None else Path(checkpoints).resolve().parent / "dynamics"
     ensure_writable_dir(out_dir)
     epochs, rows, reports = [], [], []
     with tempfile.TemporaryDirectory(prefix="xaiprobe-dynamics-") as tmp:
@@ -120,11 +138,11 @@ def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pool
     values = {a: np.array([[rep.value(layer, a, "trained", metric) for rep in reports] for layer in layer_list])
               for a in names}
     dyn = Dynamics(epochs, layer_list, names, values, metric, rows, out_dir)
-    _save(dyn, out_dir, plots, checkpoints)
+    _save(dyn, out_dir, plots, checkpoints, command)
     return dyn
 
 
-def _save(dyn: Dynamics, out_dir: Path, plots: bool, checkpoints) -> None:
+def _save(dyn: Dynamics, out_dir: Path, plots: bool, checkpoints, command: str = "") -> None:
     import csv
 
     from .._utils.io import atomic_path
@@ -139,10 +157,14 @@ def _save(dyn: Dynamics, out_dir: Path, plots: bool, checkpoints) -> None:
             w.writeheader()
             for r in dyn.rows:
                 w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
-    summary = {"stage": "probe_dynamics", "metric": dyn.metric, "epochs": dyn.epochs, "layers": dyn.layers}
+    from .summaries import dynamics_findings, dynamics_tables
+
+    summary = {"stage": "probe_dynamics", "findings": dynamics_findings(dyn), "tables": dynamics_tables(dyn),
+               "command": command, "metric": dyn.metric, "epochs": dyn.epochs, "layers": dyn.layers}
     summary["first_epoch"] = {a: dict(zip(dyn.layers, np.round(v[:, 0], 4).tolist())) for a, v in dyn.values.items()}
     summary["last_epoch"] = {a: dict(zip(dyn.layers, np.round(v[:, -1], 4).tolist())) for a, v in dyn.values.items()}
     write_json(out_dir / "summary.json", summary)
+    (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
     if plots:
         from .plots import plot_layer_epoch_heatmap
 

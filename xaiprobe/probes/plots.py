@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 METRIC_LABELS = {"auc": "ROC-AUC (test)", "acc": "accuracy (test)", "bacc": "balanced accuracy (test)",
                  "top1": "top-1 accuracy (test)", "selectivity": "selectivity (AUC − shuffled)"}
+#: layers with fewer feature dimensions get no UMAP view (a 1-D layer, e.g. the logit, is a line)
+UMAP_MIN_DIMS = 3
 CONTROL_STYLE = {"random_init": ("#555555", "--", "random-init D"), "pixels": ("#8c564b", ":", "8×8 pixels"),
                  "shuffled": ("#999999", "-.", "shuffled labels")}
 
@@ -208,22 +210,32 @@ def plot_layer_epoch_heatmap(values: np.ndarray, layers, epochs, attribute: str,
 def plot_concept_distribution(rows, layer: str = "", real: str = "real"):
     """Grouped bars per concept: predicted rate on generated images, on real images, and the
     true rate in the real data. ``rows`` are :func:`~xaiprobe.probes.decode.concept_distribution`
-    rows of one layer. Returns (fig, ax)."""
+    rows of one layer; when they hold ``n_generated`` / ``n_real`` the decoded bars get 95%
+    binomial error bars. Returns (fig, ax)."""
     concepts = [r["concept"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(4.5, 1.0 * len(concepts) + 2), 3.6))
     x = np.arange(len(concepts))
     w = 0.27
-    gen = [r["generated_rate"] for r in rows]
-    rr = [r["real_rate"] for r in rows]
-    true = [r["true_rate"] for r in rows]
+    gen = np.array([r["generated_rate"] for r in rows], dtype=float)
+    rr = np.array([r["real_rate"] for r in rows], dtype=float)
+    true = np.array([r["true_rate"] for r in rows], dtype=float)
+
+    def err(p, key):
+        n = np.array([r.get(key, 0) or 0 for r in rows], dtype=float)
+        if not len(rows) or (n <= 0).any():
+            return None
+        return 1.959964 * np.sqrt(np.clip(p * (1 - p), 0, None) / n)
+
     cols = [color_for(c) for c in concepts]
-    ax.bar(x - w, gen, w, color=cols, label="generated (decoded)")
-    ax.bar(x, rr, w, color=cols, alpha=0.45, label="real (decoded)")
+    kw = dict(capsize=2, error_kw={"lw": 0.8, "ecolor": "#333333"})
+    ax.bar(x - w, gen, w, color=cols, label="generated (decoded)", yerr=err(gen, "n_generated"), **kw)
+    ax.bar(x, rr, w, color=cols, alpha=0.45, label="real (decoded)", yerr=err(rr, "n_real"), **kw)
     if np.isfinite(true).any():
         ax.bar(x + w, true, w, color="white", edgecolor=cols, hatch="//", label="real (true labels)")
     ax.set_xticks(x, labels=concepts, rotation=30 if len(concepts) > 6 else 0)
     ax.set_ylabel("share of images with the concept")
-    ax.set_ylim(0, 1.0)
+    top = np.nanmax(np.concatenate([gen, rr, true])) if len(rows) else 1.0
+    ax.set_ylim(0, min(1.0, 1.15 * top + 0.02) if np.isfinite(top) else 1.0)
     ax.set_title(f"Concepts in generated vs {real} images (decoder {layer})")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
@@ -231,7 +243,11 @@ def plot_concept_distribution(rows, layer: str = "", real: str = "real"):
 
 
 def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int = 1500) -> list:
-    """Write the probe figures into ``out_dir`` and register them in figures.json."""
+    """Write the probe figures into ``out_dir`` and register them in figures.json.
+
+    UMAP views (when ``store`` is given) are drawn for layers with at least
+    :data:`UMAP_MIN_DIMS` feature dimensions; the others are skipped with a log line.
+    """
     out_dir = Path(out_dir)
     files = []
 
@@ -259,6 +275,12 @@ def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int
             all_names = list(store.attribute_names)
             labels = store.labels[rows][:, [all_names.index(a) for a in names]]
             for layer in report.layers:
+                dims = store.feature_dim(layer)
+                if dims < UMAP_MIN_DIMS:
+                    log.info("UMAP of layer %s skipped: its features have %d dimension(s), nothing to embed", layer, dims)
+                    for ext in (".png", ".svg"):
+                        (out_dir / f"umap_{layer}{ext}").unlink(missing_ok=True)  # from an earlier run
+                    continue
                 try:
                     emb = embed_umap(store.features(layer, rows), seed=seed)
                 except Exception as exc:  # umap can fail on degenerate data; the other plots stay

@@ -250,7 +250,7 @@ def _fill(row):
 def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_dir=None, Cs=DEFAULT_CS,
                 max_iter: int = 1000, n_boot: int = 200, seed: int = 0, data=None, max_memory_mb: float = 1024.0,
                 chunk_size: int = 4096, device=None, plots: bool = True, umap: bool = True,
-                save: bool = True, progress: bool = False) -> ProbeReport:
+                save: bool = True, progress: bool = False, command: str | None = None) -> ProbeReport:
     """Linear probes for every layer × attribute of an activations file, with controls.
 
     Parameters
@@ -276,25 +276,34 @@ def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_
         Layers whose features exceed this are streamed from the file in chunks.
     plots, umap : bool
         Draw the metric-vs-layer plot (and confusion matrices for single-label data), and the
-        UMAP views of each layer.
+        UMAP views of each layer (layers with fewer than 3 feature dimensions get none).
     save : bool
         Write the files; False returns the report only.
+    command : str, optional
+        The command line recorded in summary.json (default: the ``xaiprobe probe`` command
+        equivalent to this call).
 
     Returns
     -------
     ProbeReport
     """
+    if command is None and save:
+        from .summaries import probe_command
+
+        path = path_or_store if isinstance(path_or_store, (str, os.PathLike)) else getattr(path_or_store, "path", "")
+        command = probe_command(path, layers, attributes, controls, out_dir, Cs, n_boot, seed, data, max_memory_mb,
+                                umap, plots)
     store, owned = _open(path_or_store)
     try:
         return _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_boot, seed, data,
-                            max_memory_mb, chunk_size, device, plots, umap, save, progress)
+                            max_memory_mb, chunk_size, device, plots, umap, save, progress, command)
     finally:
         if owned:
             store.close()
 
 
 def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_boot, seed, data, max_memory_mb,
-                 chunk_size, device, plots, umap, save, progress):
+                 chunk_size, device, plots, umap, save, progress, command):
     from tqdm.auto import tqdm
 
     names, cols = _check_labels(store, attributes)
@@ -389,7 +398,8 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
     _derive(report)
     if save:
         report.save(out_dir)
-        write_summary(report, out_dir)
+        write_summary(report, out_dir, command=command)
+        (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
         if plots:
             from .plots import save_probe_plots
 
@@ -405,9 +415,17 @@ def _derive(report: ProbeReport) -> None:
         r["delta_pixels"] = r["auc"] - report.value(r["layer"], r["attribute"], "pixels")
 
 
-def write_summary(report: ProbeReport, out_dir) -> dict:
-    """summary.json: per attribute the best layer and its AUC beside the controls; means per source."""
+def write_summary(report: ProbeReport, out_dir, command: str | None = None) -> dict:
+    """Write summary.json and return it.
+
+    It holds the report's ``findings`` (one-line readings), ``tables`` (mean AUC per layer,
+    and layer × attribute with CIs and controls) and the ``command`` that reproduces it, and,
+    for other readers, per attribute the best layer and its AUC beside the controls
+    (``best_layer``), the mean AUC per layer and source (``mean_auc_by_layer``) and, for
+    single-label data, the top-1 accuracy per layer and source (``top1_by_layer``).
+    """
     from ..report.style import write_json
+    from .summaries import probe_findings, probe_tables
 
     def nz(x):
         return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
@@ -431,7 +449,8 @@ def write_summary(report: ProbeReport, out_dir) -> dict:
                 per_layer[layer] = nz(np.mean(v))
         if per_layer:
             mean_auc[src] = per_layer
-    summary = {"stage": "probes", "activations": report.source_file, "concept_type": report.concept_type,
+    summary = {"stage": "probes", "findings": probe_findings(report), "tables": probe_tables(report),
+               "command": command or "", "activations": report.source_file, "concept_type": report.concept_type,
                "layers": report.layers, "attributes": report.attribute_names, "best_layer": best,
                "mean_auc_by_layer": mean_auc, "controls": report.controls, "skipped": report.skipped}
     if report.concept_type == "single":

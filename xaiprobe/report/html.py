@@ -27,6 +27,7 @@ STAGES = [
     ("probes", "Linear probes"),
     ("dynamics", "Training dynamics"),
     ("decoders", "Concept decoders"),
+    ("concepts", "Decoded concepts"),
     ("attribution", "Attributions"),
     ("filters", "Filters and units"),
     ("generator", "Generator analysis"),
@@ -52,6 +53,9 @@ th,td{border:1px solid #dde1e8;padding:3px 8px;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}
 code,pre{background:#f0f2f6;border-radius:4px;font-size:12.5px}pre{padding:8px;overflow-x:auto}
 .muted{color:#6b7280;font-size:12.5px}
+td.cmd,th.cmd{text-align:left}td.cmd code{background:none;white-space:pre-wrap;overflow-wrap:anywhere}
+tfoot th.cmd{font-weight:normal}pre{white-space:pre-wrap;overflow-wrap:anywhere}
+tfoot th{background:#f7f8fa}
 """
 
 
@@ -136,6 +140,14 @@ def _read_json(path: Path):
 
 def render_stage(stage_dir: Path, title: str, anchor: str) -> str:
     """HTML of one stage section, or "" when it has nothing to show."""
+    parts = stage_parts(stage_dir)
+    if not parts:
+        return ""
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>' + "".join(parts) + "</section>"
+
+
+def stage_parts(stage_dir: Path) -> list[str]:
+    """The HTML pieces of a stage directory: findings, figures, tables, the command."""
     summary = _read_json(stage_dir / "summary.json") if (stage_dir / "summary.json").exists() else None
     figures = _read_json(stage_dir / "figures.json") if (stage_dir / "figures.json").exists() else None
     parts = []
@@ -143,14 +155,21 @@ def render_stage(stage_dir: Path, title: str, anchor: str) -> str:
         findings = summary.get("findings") or []
         if findings:
             parts.append('<ul class="findings">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in findings) + "</ul>")
-    for fig in figures or []:
+    for fig in figures if isinstance(figures, list) else []:
+        if not isinstance(fig, dict):
+            continue
         p = stage_dir / str(fig.get("file", ""))
         if not p.is_file():
             log.warning("report: figure %s listed but missing", p)
             continue
         cap = html.escape(str(fig.get("caption", "")))
         t = html.escape(str(fig.get("title", "")))
-        parts.append(f"<figure>{_img_tag(p, t or p.stem)}<figcaption><b>{t}</b>{cap}</figcaption></figure>")
+        try:
+            img = _img_tag(p, t or p.stem)
+        except (OSError, ValueError) as exc:  # a truncated or corrupt image file
+            log.warning("report: skipping unreadable figure %s (%s)", p, exc)
+            continue
+        parts.append(f"<figure>{img}<figcaption><b>{t}</b>{cap}</figcaption></figure>")
     if isinstance(summary, dict):
         for tb in summary.get("tables") or []:
             if isinstance(tb, dict) and tb.get("columns") is not None:
@@ -164,9 +183,60 @@ def render_stage(stage_dir: Path, title: str, anchor: str) -> str:
         if cmds:
             cmds = [cmds] if isinstance(cmds, str) else list(cmds)
             parts.append("<h3>Reproduce</h3><pre>" + html.escape("\n".join(map(str, cmds))) + "</pre>")
-    if not parts:
-        return ""
-    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>' + "".join(parts) + "</section>"
+    return parts
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts -> dotted scalar keys; lists of scalars joined with ", "."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)) and all(not isinstance(x, (dict, list, tuple)) for x in v):
+            out[key] = ", ".join(map(str, v))
+        elif isinstance(v, (list, tuple)):
+            out[key] = json.dumps(v)
+        else:
+            out[key] = v
+    return out
+
+
+def _stages_table(stages: list, total=None) -> str:
+    """The stages a run was made by: stage, seconds, command (as code), then the total time."""
+    rows = []
+    for st in stages:
+        secs = st.get("seconds")
+        rc = st.get("exit_code")
+        status = "" if rc in (None, 0) else f' <span class="muted">(exit code {html.escape(str(rc))})</span>'
+        rows.append(f"<tr><td>{_fmt(st.get('stage', ''))}{status}</td><td>{_fmt(secs)}</td>"
+                    f"<td class=\"cmd\"><code>{html.escape(str(st.get('command', '')))}</code></td></tr>")
+    known = [float(st["seconds"]) for st in stages if isinstance(st.get("seconds"), (int, float))]
+    foot = f"<tr><th>stages</th><th>{_fmt(round(sum(known), 1))}</th><th></th></tr>"
+    if isinstance(total, (int, float)):
+        foot += (f"<tr><th>total</th><th>{_fmt(float(total))}</th><th class=\"cmd\">"
+                 "wall time of the run: the stages and the work between them</th></tr>")
+    return ("<h3>Stages</h3><table><thead><tr><th>stage</th><th>seconds</th><th class=\"cmd\">command</th></tr></thead><tbody>"
+            + "".join(rows) + f"</tbody><tfoot>{foot}</tfoot></table>")
+
+
+def render_overview(config: dict) -> str:
+    """The "Run" section from RUN/config.json: scalars, then the stages table when there is one."""
+    stages = config.get("stages")
+    stages = stages if isinstance(stages, list) and all(isinstance(s, dict) for s in stages) else None
+    records = {k: v for k, v in config.items() if k != "stages" and isinstance(v, list) and v
+               and all(isinstance(r, dict) for r in v)}
+    shown = {"stages", "seconds"} if stages else set()  # the stages table shows them (with the total)
+    rest = {k: v for k, v in config.items() if k not in records and k not in shown}
+    parts = [_scalars_table(_flatten(rest))]
+    if stages:
+        parts.append(_stages_table(stages, config.get("seconds")))
+    parts += [_records_table(k, v) for k, v in records.items()]
+    cmd = config.get("command")
+    if isinstance(cmd, str) and cmd:
+        parts.append(f"<h3>Reproduce</h3><pre>{html.escape(cmd)}</pre>")
+    body = "".join(p for p in parts if p)
+    return f'<section id="overview"><h2>Run</h2>{body}</section>' if body else ""
 
 
 def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
@@ -181,19 +251,23 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                    and ((p / "summary.json").exists() or (p / "figures.json").exists()))
     for stage, title in STAGES + [(e, e.replace("_", " ").capitalize()) for e in extra]:
         d = run / stage
-        if not d.is_dir():
+        if stage == "activations":
+            from .activations import render_activations
+
+            s = render_activations(run / "activations.h5", d if d.is_dir() else None, title, stage)
+        elif not d.is_dir():
             continue
-        s = render_stage(d, title, stage)
+        else:
+            s = render_stage(d, title, stage)
         if s:
             sections.append(s)
             nav.append(f'<a href="#{stage}">{html.escape(title)}</a>')
     if not sections:
         raise XaiprobeError(f"run directory {run}: has no stage results (no */summary.json or */figures.json); "
                             "run `xaiprobe demo` or the stage commands first")
-    overview = ""
-    if isinstance(config, dict) and config:
-        overview = ('<section id="overview"><h2>Run</h2>' + _scalars_table(
-            {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in config.items()}) + "</section>")
+    overview = render_overview(config) if isinstance(config, dict) and config else ""
+    if overview:
+        nav.insert(0, '<a href="#overview">Run</a>')
     from .. import __version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xaiprobe report — {html.escape(run.name)}</title>"
