@@ -9,6 +9,11 @@ import matplotlib.pyplot as plt
 from .style import add_figure_entry, savefig, write_json
 
 
+#: readable legend entries for the D outputs train_gan records (pytorch/examples dcgan's names)
+_D_OUTPUT_LABELS = {"d_x": "D(x), real images", "d_g_z1": "D(G(z)) before D's step",
+                    "d_g_z2": "D(G(z)) after D's step"}
+
+
 def plot_training_history(history: list[dict]):
     """Loss and D-output curves per epoch. Returns (fig, axes)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -20,7 +25,7 @@ def plot_training_history(history: list[dict]):
     axes[0].set_ylabel("mean BCE loss")
     axes[0].legend()
     for key in [k for k in (history[0] if history else {}) if k.startswith("d_")]:
-        axes[1].plot(epochs, [h[key] for h in history], marker="o", label=key.replace("_", " "))
+        axes[1].plot(epochs, [h[key] for h in history], marker="o", label=_D_OUTPUT_LABELS.get(key, key))
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("mean sigmoid(D)")
     axes[1].set_ylim(0, 1)
