@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         import torch
 
         print(f"xaiprobe LinearProbe dtype {args.dtype}; torch threads {torch.get_num_threads()} (one thread "
-              f"for fits under 2**24 values); sklearn {__import__('sklearn').__version__} lbfgs, max_iter "
+              f"for fits under 2**20 values, and under 2**24 while other tasks run); sklearn {__import__('sklearn').__version__} lbfgs, max_iter "
               f"{args.sk_max_iter}, tol {args.sk_tol:g}", flush=True)
         print(f"file {path} : {len(store)} rows (train {tr.size}, val {va.size}, test {te.size}), "
               f"{len(store.layers)} layers x {len(names)} attributes, C grid {Cs}", flush=True)

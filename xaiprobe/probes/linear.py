@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
@@ -37,11 +38,13 @@ DEFAULT_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 FORMAT = "xaiprobe.linear_probe"
 
 
-#: below this many feature values (64 MB of float32) a CPU fit runs on one intra-op thread
-#: (see ``n_threads``): its matmuls have a handful of output columns, memory-bound work that two
-#: threads barely speed up, while on a busy machine every parallel region waits for a
-#: descheduled worker (measured 5-50x slower on 2 shared cores)
+#: below this many feature values (64 MB of float32) a CPU fit on a busy machine runs on one
+#: intra-op thread (see ``n_threads``): every parallel region waits for a descheduled worker
+#: (measured 5-50x slower on 2 shared cores)
 SMALL_PROBLEM = 1 << 24
+#: below this many feature values (4 MB of float32) a CPU fit always runs on one thread: its
+#: matmuls are too small for threads to pay for their start-up
+TINY_PROBLEM = 1 << 20
 
 
 @contextlib.contextmanager
@@ -63,12 +66,42 @@ def limit_threads(n: int | None):
 
 
 def auto_threads(n_threads: int | None, n_values: int, device=None) -> int | None:
-    """``n_threads`` when given, else 1 for small CPU problems and None (unchanged) otherwise."""
+    """``n_threads`` when given, else 1 for CPU problems that threads would not speed up, else None.
+
+    One thread for tiny problems, and for small ones while the machine is busy (see
+    :func:`_machine_busy`); otherwise torch's own thread count is left unchanged.
+    """
     if n_threads is not None:
         return int(n_threads)
     if device is not None and resolve_device(device).type != "cpu":
         return None
-    return 1 if n_values < SMALL_PROBLEM else None
+    if n_values < TINY_PROBLEM or (n_values < SMALL_PROBLEM and _machine_busy()):
+        return 1
+    return None
+
+
+def _machine_busy() -> bool:
+    """True when other work already runs on the cores a multi-threaded fit would use.
+
+    Reads the number of runnable tasks right now (Linux ``/proc/loadavg``, this process
+    included): with as many as there are cores, a parallel region would wait for a descheduled
+    worker. Elsewhere the 1-minute load average is compared with the core count; with neither,
+    the machine counts as busy (one thread, the safe choice).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+        return runnable >= cores
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0] >= cores
+    except (AttributeError, OSError):
+        return True
 
 
 class NonFiniteFeatures(XaiprobeError):
@@ -220,7 +253,8 @@ def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, hi
     dev, dt = theta.device, theta.dtype
     if ftol is None:
         ftol = 64 * torch.finfo(dt).eps if dt == torch.float64 else 1e-9
-    active = torch.as_tensor(np.asarray(active, dtype=bool), device=dev)
+    active = active.to(dev, torch.bool) if isinstance(active, torch.Tensor) else \
+        torch.as_tensor(np.asarray(active, dtype=bool), device=dev)
     n_iter = np.zeros(A, dtype=np.int64)
     if not bool(active.any()) or max_iter <= 0:
         return n_iter
@@ -240,18 +274,21 @@ def batched_lbfgs(fg, theta: torch.Tensor, active, tol: float, max_iter: int, hi
         if cols.numel() == 0:
             break
         gc = g[:, cols]
-        # two-loop recursion, newest pair first (empty slots have rho = 0: no-ops)
+        # two-loop recursion, newest pair first (empty slots have rho = 0: no-ops); the history
+        # of the unfinished problems is gathered once per iteration (not once per product)
+        every = cols.numel() == A
+        Sc, Yc, rc = (S, Yh, rho) if every else (S[:, :, cols], Yh[:, :, cols], rho[:, cols])
         q = gc.clone()
         order = [(count - 1 - j) % history for j in range(min(count, history))]
         alphas = []
         for j in order:
-            a = rho[j, cols] * (S[j][:, cols] * q).sum(0)
-            q -= a * Yh[j][:, cols]
+            a = rc[j] * (Sc[j] * q).sum(0)
+            q -= a * Yc[j]
             alphas.append(a)
         r = gamma[cols] * q
         for j, a in zip(reversed(order), reversed(alphas)):
-            beta = rho[j, cols] * (Yh[j][:, cols] * r).sum(0)
-            r += S[j][:, cols] * (a - beta)
+            beta = rc[j] * (Yc[j] * r).sum(0)
+            r += Sc[j] * (a - beta)
         d = -r
         gd = (gc * d).sum(0)
         bad = gd >= 0  # not a descent direction: restart that problem from steepest descent
@@ -467,23 +504,23 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             Cs = np.sort(np.asarray(self.Cs, dtype=np.float64).reshape(-1))
             if Cs.size == 0 or (Cs <= 0).any():
                 raise XaiprobeError(f"LinearProbe Cs={self.Cs}: pass positive values")
-            sols, iters = [], []
-            for c in Cs:
-                iters.append(self._solve(feed, W, b, np.full(A, c), n_a, active))
-                sols.append((W.detach().clone(), b.detach().clone()))
-            self.n_iter_ = np.stack(iters)
             Y_val = self._check_Y(Y_val, len(X_val), "Y_val")
             if Y_val.shape[1] != A:
                 raise XaiprobeError(f"LinearProbe: Y_val has {Y_val.shape[1]} columns, Y has {A}")
-            Wall = torch.cat([w for w, _ in sols], dim=1)
-            ball = torch.cat([bb for _, bb in sols])
-            Z = self._decision(X_val, feed.mean, feed.scale, Wall, ball).reshape(len(X_val), len(Cs), A)
+            # every (C, attribute) pair is one column of a single batched problem: one pass over
+            # the features per L-BFGS evaluation serves the whole grid (column k*A + a is Cs[k], a)
+            nC = len(Cs)
+            Wall, ball = W.detach().repeat(1, nC), b.detach().repeat(nC)
+            iters = self._solve(feed, Wall, ball, np.repeat(Cs, A), n_a, active.repeat(nC),
+                                attribute_of=np.tile(np.arange(A), nC))
+            self.n_iter_ = iters.reshape(nC, A)
+            Z = self._decision(X_val, feed.mean, feed.scale, Wall, ball).reshape(len(X_val), nC, A)
             scores = self._val_scores(Z, Y_val, names)
             self.val_scores_ = scores
             best = np.array([self._pick(scores[:, a]) for a in range(A)])
             self.C_ = Cs[best]
-            Wsel = torch.stack([sols[k][0][:, a] for a, k in enumerate(best)], dim=1)
-            bsel = torch.stack([sols[k][1][a] for a, k in enumerate(best)])
+            Wsel = torch.stack([Wall[:, k * A + a] for a, k in enumerate(best)], dim=1)
+            bsel = torch.stack([ball[k * A + a] for a, k in enumerate(best)])
             with torch.no_grad():
                 W.copy_(Wsel)
                 b.copy_(bsel)
@@ -546,25 +583,31 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             out[:, a] = -np.mean(np.logaddexp(0, z) - yy * z, axis=0)
         return out
 
-    def _solve(self, feed: _Feed, W, b, C: np.ndarray, n_a, active) -> np.ndarray:
-        """Minimize every active attribute's objective from the current (W, b), in place.
-        Returns the L-BFGS iterations per attribute (A,)."""
-        D = W.shape[0]
-        lam = 1.0 / (torch.as_tensor(C, dtype=W.dtype, device=W.device) * n_a)  # penalty lam/2 ||w||^2
+    def _solve(self, feed: _Feed, W, b, C: np.ndarray, n_a, active, attribute_of=None) -> np.ndarray:
+        """Minimize every active column's objective from the current (W, b), in place.
+
+        Column j of W (D, K) is the probe of attribute ``attribute_of[j]`` (default j) with
+        strength ``C[j]``. Returns the L-BFGS iterations per column (K,)."""
+        D, K = W.shape
+        attr = torch.arange(K, device=W.device) if attribute_of is None else \
+            torch.as_tensor(np.asarray(attribute_of), dtype=torch.long, device=W.device)
+        n_col = n_a[attr]
+        lam = 1.0 / (torch.as_tensor(C, dtype=W.dtype, device=W.device) * n_col)  # penalty lam/2 ||w||^2
 
         def fg(theta, cols):
-            """Mean objective (k,) and gradient (D+1, k) of attributes ``cols`` at ``theta`` (D+1, k)."""
+            """Mean objective (k,) and gradient (D+1, k) of columns ``cols`` at ``theta`` (D+1, k)."""
             w, bb = theta[:D], theta[D]
             loss = torch.zeros(len(cols), dtype=torch.float64, device=W.device)
             grad = torch.zeros_like(theta)
+            a = attr[cols]
             for rows, x in feed:
                 z = x @ w + bb
-                y, m = feed.Y[rows][:, cols], feed.M[rows][:, cols]
+                y, m = feed.Y[rows][:, a], feed.M[rows][:, a]
                 loss += ((nn.functional.softplus(z) - y * z) * m).sum(0, dtype=torch.float64)
                 r = (torch.sigmoid(z) - y) * m
                 grad[:D] += (r.T @ x).T
                 grad[D] += r.sum(0)
-            na, lm = n_a[cols], lam[cols]
+            na, lm = n_col[cols], lam[cols]
             grad /= na
             grad[:D] += lm * w
             loss = loss / na.double() + 0.5 * (lm * (w * w).sum(0)).double()
