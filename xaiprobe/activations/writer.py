@@ -42,7 +42,10 @@ def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, d
     f = h5py.File(path, "w")
     try:
         write_root_attrs(f, attrs)
-        meta_rows = max(1, min(n, max(batch_size, 1024)))
+        # chunk boundaries fall on batch boundaries: a block write only ever fills chunks of its own,
+        # so a run killed mid-write cannot damage (or make HDF5 reuse the space of) a chunk that
+        # holds rows before ``rows_done``, and a resumed run reads them back intact
+        meta_rows = _aligned_rows(n, batch_size, batch_size)
         kw = dict(compression=compression, shuffle=True) if compression else {}
         f.create_dataset("index", (n,), np.int64, chunks=(meta_rows,), **kw)
         f.create_dataset("split", (n,), np.uint8, chunks=(meta_rows,), **kw)
@@ -57,7 +60,7 @@ def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, d
         itemsize = np.dtype(dtype).itemsize
         for alias, module_path, pooled, full, pooling in layer_specs:
             row_bytes = itemsize * max(1, int(np.prod(pooled, dtype=np.int64)))
-            rows = max(1, min(n, batch_size, MAX_CHUNK_BYTES // row_bytes))
+            rows = _aligned_rows(n, batch_size, MAX_CHUNK_BYTES // row_bytes)
             ds = g.create_group(alias).create_dataset("activations", (n, *pooled), dtype, chunks=(rows, *pooled), **kw)
             ds.attrs["module_path"] = module_path
             ds.attrs["pooling"] = pooling
@@ -67,6 +70,32 @@ def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, d
         f.close()
         raise
     return f
+
+
+def _aligned_rows(n: int, batch_size: int, limit: int) -> int:
+    """Chunk rows: a divisor of ``batch_size`` of at most ``limit`` rows (and at most ``n``)."""
+    b = max(1, int(batch_size))
+    parts = -(-b // max(1, min(int(limit), b)))  # ceil(b / limit)
+    while b % parts:
+        parts += 1
+    return max(1, min(n, b // parts))
+
+
+def check_written_rows(f, rows_done: int, path: Path) -> None:
+    """Read back the last written row of every dataset; a damaged partial file is one clear error."""
+    if rows_done <= 0:
+        return
+    names = []
+    f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "shape") and obj.shape else None)
+    for name in names:
+        ds = f[name]
+        if ds.shape[0] < rows_done:
+            continue
+        try:
+            ds[rows_done - 1]
+        except OSError as exc:
+            raise XaiprobeError(f"--resume: {path.name} is damaged ({name} before row {rows_done} cannot be read: "
+                                f"{str(exc).splitlines()[0][:80]}); rerun with --overwrite to start over") from None
 
 
 def open_for_resume(path: Path, attrs: dict, identity: Sequence[str]):
@@ -85,6 +114,11 @@ def open_for_resume(path: Path, attrs: dict, identity: Sequence[str]):
     if old.get("complete"):
         f.close()
         raise XaiprobeError(f"--resume: {path.name} is already marked complete; rename it to the output name")
+    try:
+        check_written_rows(f, int(old.get("rows_done", 0) or 0), path)
+    except XaiprobeError:
+        f.close()
+        raise
     return f
 
 
