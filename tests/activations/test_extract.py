@@ -331,3 +331,25 @@ def test_interleaved_split_rows_read_correctly(checkpoint, faces, tmp_path):
             assert np.array_equal(s.index, faces.index[rows])
             np.testing.assert_allclose(s.features("conv2"), cache["conv2"].numpy(), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(s.logits, logits.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_chunks_align_with_batches_and_damaged_partial_is_one_error(checkpoint, faces, tmp_path, monkeypatch):
+    out = tmp_path / "out.h5"
+    _kill_after(monkeypatch, 2)
+    with pytest.raises(Killed):
+        extract_activations(checkpoint, faces, out, layers=["conv1", "conv3"], batch_size=8, compression="gzip",
+                            progress=False)
+    monkeypatch.undo()
+    part = partial_path(out)
+    with h5py.File(part, "r") as f:
+        assert int(f.attrs["rows_done"]) == 16
+        for name in ("index", "logits", "layers/conv1/activations", "layers/conv3/activations"):
+            assert 8 % f[name].chunks[0] == 0  # no chunk spans two batches: none is ever rewritten
+        info = f["layers/conv1/activations"].id.get_chunk_info_by_coord((8, 0, 0, 0))
+    with open(part, "r+b") as fh:  # damage the compressed chunk holding rows 8..15 (before rows_done)
+        fh.seek(info.byte_offset)
+        fh.write(b"\xff" * min(info.size, 64))
+    with pytest.raises(XaiprobeError, match=r"--resume: .*damaged.*--overwrite"):
+        extract_activations(checkpoint, faces, out, layers=["conv1", "conv3"], batch_size=8, compression="gzip",
+                            resume=True, progress=False)
+    assert part.exists() and not out.exists()  # nothing lost, nothing made to look complete
