@@ -23,7 +23,8 @@ from torch import nn
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path
-from .linear import ChunkedFeatures, _load_dict, auto_threads, feature_stats, limit_threads
+from .features import ChunkedFeatures, auto_threads, feature_stats, limit_threads
+from .linear import _load_dict
 
 log = logging.getLogger(__name__)
 
