@@ -138,6 +138,11 @@ class LayerView:
         return self._ds.dtype
 
     @property
+    def nbytes_on_disk(self) -> int:
+        """Bytes the layer's dataset takes in the file (after compression)."""
+        return int(self._ds.id.get_storage_size())
+
+    @property
     def ndim(self) -> int:
         return len(self._ds.shape)
 

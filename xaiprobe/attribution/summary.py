@@ -7,33 +7,28 @@ over several runs gets findings and tables for all of them. Tables follow the re
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._utils.command import command_line, is_path_like
+from .._utils.numeric import finite
 
 #: `xaiprobe attribute` defaults (options equal to them are left out of the command line)
 _CLI_DEFAULTS = {"n": 16, "split": "test", "sanity_n": 8, "localization_n": 32, "batch_size": 16, "seed": 0,
                  "steps": 50}
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _rho(v, std=None) -> str:
-    if not _finite(v):
+    if not finite(v):
         return "n/a (constant map)"
-    return f"{v:.2f}" + (f" ± {std:.2f}" if _finite(std) else "")
+    return f"{v:.2f}" + (f" ± {std:.2f}" if finite(std) else "")
 
 
 def _pct(v, digits: int = 0) -> str:
-    return f"{100 * v:.{digits}f}%" if _finite(v) else "n/a"
+    return f"{100 * v:.{digits}f}%" if finite(v) else "n/a"
 
 
 def _times(v) -> str:
-    return f"{v:.2f}×" if _finite(v) else "n/a"
+    return f"{v:.2f}×" if finite(v) else "n/a"
 
 
 def _names(items) -> str:
@@ -85,7 +80,7 @@ def sanity_findings(sanity: dict, target: str) -> list[str]:
     for m in sanity["methods"]:
         if not sanity["flagged"][m]:
             continue
-        if _finite(final[m]):
+        if finite(final[m]):
             out.append(f"Sanity check ({target}): {m} is flagged — its maps keep ρ = {final[m]:.2f} > {thr:g} of "
                        f"their rank order once {span} {'is' if len(steps) == 1 else 'are'} re-initialized: they show the "
                        "input more than what D learned.")
@@ -96,7 +91,7 @@ def sanity_findings(sanity: dict, target: str) -> list[str]:
 
 
 def _best_row(rows: list) -> dict | None:
-    ok = [r for r in rows if _finite(r.get("ratio"))]
+    ok = [r for r in rows if finite(r.get("ratio"))]
     return max(ok, key=lambda r: r["ratio"]) if ok else None
 
 
@@ -138,9 +133,9 @@ def localization_findings(localization: dict) -> list[str]:
             continue
         line = (f"{c} ({region}): best {b['method']}, {b['ratio']:.2f}× uniform; pointing game "
                 f"{_pct(b['pointing'])} vs {_pct(b['chance'])} chance")
-        if _finite(b["pointing"]) and b["pointing"] <= b["chance"]:
+        if finite(b["pointing"]) and b["pointing"] <= b["chance"]:
             line += " (its peak lands on the region no more often than chance)"
-        others = [r for r in rows if r["concept"] == c and r is not b and _finite(r["ratio"])]
+        others = [r for r in rows if r["concept"] == c and r is not b and finite(r["ratio"])]
         if others:
             line += "; " + ", ".join(f"{r['method']} {r['ratio']:.2f}×" for r in others)
         out.append(line + ".")

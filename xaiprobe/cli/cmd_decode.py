@@ -109,7 +109,7 @@ def run(args) -> int:
 
 def _apply_command(args, out) -> str:
     """The `xaiprobe decode --decoders ...` command of these arguments (recorded in summary.json)."""
-    from ..probes.summaries import command_line
+    from .._utils.command import command_line
 
     return command_line("decode", [
         ("--decoders", args.decoders), ("--checkpoint", args.checkpoint), ("--model", args.model),

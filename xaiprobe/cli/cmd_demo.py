@@ -160,8 +160,8 @@ def _install_shipped_control(control_dir) -> None:
     last.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ref, last)
     (control_dir / "config.json").write_text(json.dumps({
-        "command": "xaiprobe.mia.positive_control(n_members=64, epochs=80) "
-                   "[shipped with xaiprobe as assets/dcgan_synthfaces_control.pt]"}, indent=1))
+        "command": "xaiprobe.mia.positive_control(n_members=64, epochs=80)",
+        "shipped": "xaiprobe/assets/dcgan_synthfaces_control.pt"}, indent=1))
     print(f"[demo] positive control: the shipped one ({ref.name}); `xaiprobe demo --train-control` trains it anew")
 
 
@@ -170,8 +170,8 @@ def _remove_shipped_control(control_dir) -> None:
     import json
 
     try:
-        shipped = "[shipped with xaiprobe" in json.loads((control_dir / "config.json").read_text()).get("command", "")
-    except (OSError, ValueError):
+        shipped = bool(json.loads((control_dir / "config.json").read_text()).get("shipped"))
+    except (OSError, ValueError, AttributeError):
         return
     if shipped:
         (control_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
@@ -192,18 +192,12 @@ def _shipped_checkpoint():
 
 def _command_line(args) -> str:
     """The `xaiprobe demo ...` command that reproduces this run (recorded in config.json)."""
-    parts = ["xaiprobe", "demo", "--out", str(args.out), "--n-images", str(args.n_images)]
-    if args.from_scratch:
-        parts += ["--from-scratch", "--epochs", str(args.epochs)]
-    if args.checkpoint:
-        parts += ["--checkpoint", str(args.checkpoint)]
-    if args.train_control:
-        parts.append("--train-control")
-    if args.skip:
-        parts += ["--skip", args.skip]
-    if args.device:
-        parts += ["--device", args.device]
-    return " ".join(shlex.quote(p) for p in parts)
+    from .._utils.command import command_line
+
+    return command_line("demo", [
+        ("--out", args.out), ("--n-images", args.n_images), ("--from-scratch", args.from_scratch),
+        ("--epochs", args.epochs if args.from_scratch else None), ("--checkpoint", args.checkpoint or None),
+        ("--train-control", args.train_control), ("--skip", args.skip or None), ("--device", args.device)])
 
 
 def _print_summary(run_dir, per_stage: int = 2) -> None:

@@ -6,10 +6,11 @@ quality rows, the per-method means, D's concept curves) and turns numbers into t
 """
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import numpy as np
+
+from .._utils.command import command_line
 
 #: a concept decoder "follows" an edit when its probability rises by at least this much from
 #: the lowest to the highest α at some layer
@@ -205,10 +206,11 @@ def editing_tables(summary: dict) -> list[dict]:
 
 
 def _alphas_arg(alphas) -> str:
+    """``--alphas`` value: ``START:STOP:N`` for an even grid, else the comma list."""
     a = np.asarray(alphas, np.float64)
     if a.size > 2 and np.allclose(a, np.linspace(a[0], a[-1], a.size)):
-        return f"--alphas={a[0]:g}:{a[-1]:g}:{a.size}"
-    return "--alphas=" + ",".join(f"{v:g}" for v in a)
+        return f"{a[0]:g}:{a[-1]:g}:{a.size}"
+    return ",".join(f"{v:g}" for v in a)
 
 
 def classifier_command(classifier, path) -> str:
@@ -217,11 +219,9 @@ def classifier_command(classifier, path) -> str:
     spec = getattr(classifier, "data_spec_", "")
     if not cfg or not spec:
         return ""
-    parts = ["xaiprobe", "classifier", "train", "--data", spec]
-    for key in ("epochs", "batch_size", "width", "stem_stride", "lr", "seed", "max_images"):
-        if cfg.get(key) is not None:
-            parts += [f"--{key.replace('_', '-')}", f"{cfg[key]:g}" if isinstance(cfg[key], float) else str(cfg[key])]
-    return shlex.join([*parts, "--out", str(path)])
+    keys = ("epochs", "batch_size", "width", "stem_stride", "lr", "seed", "max_images")
+    return command_line("classifier train", [("--data", spec), *((f"--{k.replace('_', '-')}", cfg.get(k)) for k in keys),
+                                             ("--out", path)])
 
 
 def directions_command(directions, checkpoint_path, classifier_path, path) -> str:
@@ -229,24 +229,21 @@ def directions_command(directions, checkpoint_path, classifier_path, path) -> st
     info = getattr(directions, "info", None) or {}
     if "n" not in info:
         return ""
-    parts = ["xaiprobe", "directions", "--checkpoint", str(checkpoint_path), "--classifier", str(classifier_path),
-             "--n", str(info["n"]), "--methods", ",".join(info.get("methods") or directions.methods),
-             "--n-components", str(info.get("n_components", 20)), "--seed", str(info.get("seed", 0))]
-    return shlex.join([*parts, "--out", str(path)])
+    return command_line("directions", [
+        ("--checkpoint", checkpoint_path), ("--classifier", classifier_path), ("--n", info["n"]),
+        ("--methods", list(info.get("methods") or directions.methods)), ("--n-components", info.get("n_components", 20)),
+        ("--seed", info.get("seed", 0)), ("--out", path)])
 
 
 def edit_command(checkpoint_path, directions_path, out, attributes, methods, alphas, n, seed,
                  classifier_path=None, quality_methods=None, n_quality=None, decoders_path=None) -> str:
     """The `xaiprobe edit` command equivalent to a :func:`run_edit` call."""
-    parts = ["xaiprobe", "edit", "--checkpoint", str(checkpoint_path), "--directions", str(directions_path),
-             "--attr", ",".join(attributes), "--method", ",".join(methods), _alphas_arg(alphas), "--n", str(n),
-             "--seed", str(seed)]
-    if classifier_path is not None:
-        parts += ["--classifier", str(classifier_path), "--quality-methods", ",".join(quality_methods or methods),
-                  "--n-quality", str(n_quality)]
-    if decoders_path is not None:
-        parts += ["--decoders", str(decoders_path)]
-    return shlex.join([*parts, "--out", str(out)])
+    quality = classifier_path is not None
+    return command_line("edit", [
+        ("--checkpoint", checkpoint_path), ("--directions", directions_path), ("--attr", list(attributes)),
+        ("--method", list(methods)), ("--alphas", _alphas_arg(alphas)), ("--n", n), ("--seed", seed),
+        ("--classifier", classifier_path), ("--quality-methods", list(quality_methods or methods) if quality else None),
+        ("--n-quality", n_quality if quality else None), ("--decoders", decoders_path), ("--out", out)])
 
 
 def path_of(obj, default: str) -> str:

@@ -102,7 +102,7 @@ def write_outputs(out: str | os.PathLike, attacks: dict, control=None, curve=Non
     dict
         The summary written to summary.json.
     """
-    from ..report.style import add_figure_entry, savefig, write_json
+    from ..report.style import add_figure_entry, reset_figures, savefig, write_json
     from .plots import plot_attack_comparison, plot_auc_by_epoch, plot_roc, plot_score_histograms
 
     out = Path(out)
@@ -172,7 +172,7 @@ def write_outputs(out: str | os.PathLike, attacks: dict, control=None, curve=Non
         fig, _ = plot_auc_by_epoch(curve)
         savefig(fig, out / "auc_by_epoch")
         entries.append(("auc_by_epoch.png", found[-1], "Attack AUC by epoch"))
-    (out / "figures.json").unlink(missing_ok=True)  # list only this run's figures
+    reset_figures(out)
     for file, caption, title in entries:
         add_figure_entry(out, file, caption, title)
     return summary

@@ -23,16 +23,13 @@ import numpy as np
 
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path, ensure_writable_dir
+from .._utils.numeric import finite
 from . import metrics as M
 from .decoders import ConceptDecoder, decode_images, decoder_filename, load_decoders
 from .decode_summaries import (decode_apply_command, decoded_tables, decoder_findings, decoder_tables, distribution_findings,
                         distribution_tables, rate_gap_ci)
 
 log = logging.getLogger(__name__)
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _probe_means(store, names) -> dict | None:
@@ -51,7 +48,7 @@ def _probe_means(store, names) -> dict | None:
         return None
     out = {}
     for layer in rep.layers:
-        v = [r["auc"] for r in rep.table("trained", layer) if r["attribute"] in names and _finite(r["auc"])]
+        v = [r["auc"] for r in rep.table("trained", layer) if r["attribute"] in names and finite(r["auc"])]
         if v:
             out[layer] = float(np.mean(v))
     return out or None
@@ -96,7 +93,7 @@ def train_decoders(path_or_store, out_dir, layers=None, attributes=None, hidden:
     """
     from tqdm.auto import tqdm
 
-    from ..report.style import add_figure_entry, savefig, write_json
+    from ..report.style import add_figure_entry, reset_figures, savefig, write_json
     from .run import _check_labels, _check_layers, _open, _rows_by_split
 
     if command is None:
@@ -166,18 +163,18 @@ def train_decoders(path_or_store, out_dir, layers=None, attributes=None, hidden:
         write_json(out_dir / "metrics.json", {"columns": cols_out, "rows": metric_rows})
         _write_csv(out_dir / "metrics.csv", metric_rows, cols_out)
         single = concept_type == "single"
-        ranked = [e for e in index if _finite(e["top1"] if single else e["mean_auc"])]
+        ranked = [e for e in index if finite(e["top1"] if single else e["mean_auc"])]
         best = max(ranked, key=lambda e: e["top1"] if single else e["mean_auc"]) if ranked else None
         write_json(out_dir / "summary.json", {
             "stage": "decoders",
             "findings": decoder_findings(metric_rows, index, single, _probe_means(store, names)),
             "tables": decoder_tables(metric_rows, layer_list, names, index, single), "command": command,
             "activations": str(store.path), "concept_type": concept_type, "concepts": names,
-            "per_layer": {e["layer"]: {"mean_auc": e["mean_auc"] if _finite(e["mean_auc"]) else None,
-                                       "top1": e["top1"] if _finite(e["top1"]) else None,
+            "per_layer": {e["layer"]: {"mean_auc": e["mean_auc"] if finite(e["mean_auc"]) else None,
+                                       "top1": e["top1"] if finite(e["top1"]) else None,
                                        "best_epoch": e["best_epoch"]} for e in index},
             "best_layer": best["layer"] if best else None})
-        (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
+        reset_figures(out_dir)
         if plots and index:
             from .plots import plot_metric_by_layer
             from .run import ProbeReport
@@ -262,7 +259,7 @@ def apply_decoders(decoders, model, images: str, out_dir, real: str | None = Non
         "summary", "files": [...]}``.
     """
     from ..activations.plugin import LoadedModel, as_loaded
-    from ..report.style import write_json
+    from ..report.style import reset_figures, write_json
 
     if command is None:
         ck = model if isinstance(model, (str, os.PathLike)) else None
@@ -271,7 +268,7 @@ def apply_decoders(decoders, model, images: str, out_dir, real: str | None = Non
     decs = load_decoders(decoders, device=device) if not isinstance(decoders, dict) else decoders
     lm = model if isinstance(model, LoadedModel) else as_loaded(model)
     out_dir = ensure_writable_dir(out_dir)
-    (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
+    reset_figures(out_dir)
     kind, imgs, index, labels, label_names = _load_images(str(images), lm, seed, batch_size, device)
     probs = decode_images(decs, lm.discriminator, imgs, batch_size=batch_size, device=device)
     layers = list(decs)
@@ -322,7 +319,7 @@ def decoder_scores(decs: dict) -> dict:
     for layer, dec in decs.items():
         t = (getattr(dec, "extra_", {}) or {}).get("test") or {}
         v = t.get("top1") if dec.concept_type == "single" else t.get("mean_auc")
-        out[layer] = float(v) if _finite(v) else float("nan")
+        out[layer] = float(v) if finite(v) else float("nan")
     return out
 
 
@@ -330,7 +327,7 @@ def best_decoder_layer(decs: dict) -> str:
     """The layer whose decoder scored best on its test split (:func:`decoder_scores`); the
     first layer when no scores are known."""
     scores = decoder_scores(decs)
-    return max(decs, key=lambda layer: scores[layer] if _finite(scores[layer]) else -1)
+    return max(decs, key=lambda layer: scores[layer] if finite(scores[layer]) else -1)
 
 
 def _decoded_rates(probs, dec, labels, label_names) -> list[dict]:
@@ -345,7 +342,7 @@ def _decoded_rates(probs, dec, labels, label_names) -> list[dict]:
 
 
 def _decoded_findings(rates: list, layer: str, images: str, n: int) -> list[str]:
-    labeled = [r for r in rates if _finite(r["true_rate"])]
+    labeled = [r for r in rates if finite(r["true_rate"])]
     line = f"Decoded {n} images of {images} with the {layer} decoder (the best on its test split)"
     if not labeled:
         return [line + "; they carry no labels to compare with."]

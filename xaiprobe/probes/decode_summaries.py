@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 
-from .summaries import (MAX_LISTED, NAN, WEAK_AUC, _listing, ci_cell, command_line, f3, finite, pct, signed,
-                        with_ci)
+from .._utils.command import command_line
+from .._utils.numeric import finite
+from .summaries import MAX_LISTED, NAN, WEAK_AUC, _listing, ci_cell, f3, pct, signed, with_ci
 
 #: on real images, decoded concept rates further than this from the true label rates are
 #: reported as a biased decoder
@@ -99,12 +100,9 @@ def decoder_findings(metric_rows: list, index: list, single: bool, probe_means: 
 def decode_train_command(path, out_dir, layers, attributes, hidden, dropout, max_epochs, patience, lr, seed,
                          n_boot, plots) -> str:
     """The ``xaiprobe decode --activations`` command line equivalent to a train_decoders call."""
-    def listed(v):
-        return v if isinstance(v, str) or v is None else ",".join(map(str, v))
-
     return command_line("decode", [
-        ("--activations", str(path)), ("--out", str(out_dir)), ("--layer", listed(layers)),
-        ("--attribute", listed(attributes)), ("--hidden", None if hidden == 256 else hidden),
+        ("--activations", str(path)), ("--out", str(out_dir)), ("--layer", layers),
+        ("--attribute", attributes), ("--hidden", None if hidden == 256 else hidden),
         ("--dropout", None if dropout == 0.2 else dropout), ("--epochs", None if max_epochs == 200 else max_epochs),
         ("--patience", None if patience == 15 else patience), ("--lr", None if lr == 1e-3 else lr),
         ("--bootstrap", None if n_boot == 200 else n_boot), ("--seed", seed or None), ("--no-plots", not plots)])

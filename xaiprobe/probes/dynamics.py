@@ -97,14 +97,11 @@ def probe_checkpoints(checkpoints, data=None, layers=None, attributes=None, pool
     from .run import probe_store
 
     if command is None:
-        from .summaries import command_line
-
-        def listed(v):
-            return v if isinstance(v, str) or v is None else ",".join(map(str, v))
+        from .._utils.command import command_line
 
         command = command_line("probe", [
-            ("--checkpoints", str(checkpoints)), ("--data", getattr(data, "spec", data)), ("--layer", listed(layers)),
-            ("--attribute", listed(attributes)), ("--pooling", None if pooling == "mean" else pooling),
+            ("--checkpoints", str(checkpoints)), ("--data", getattr(data, "spec", data)), ("--layer", layers),
+            ("--attribute", attributes), ("--pooling", None if pooling == "mean" else pooling),
             ("--out", None if out_dir is None else str(out_dir)),
             ("--cs", None if tuple(Cs) == tuple(DEFAULT_CS) else list(Cs)),
             ("--bootstrap", None if n_boot == 200 else n_boot), ("--seed", seed or None), ("--no-plots", not plots)])
@@ -146,7 +143,7 @@ def _save(dyn: Dynamics, out_dir: Path, plots: bool, checkpoints, command: str =
     import csv
 
     from .._utils.io import atomic_path
-    from ..report.style import add_figure_entry, savefig, write_json
+    from ..report.style import add_figure_entry, reset_figures, savefig, write_json
 
     write_json(out_dir / "dynamics.json", {"checkpoints": str(checkpoints), "metric": dyn.metric, "epochs": dyn.epochs,
                                            "layers": dyn.layers, "attributes": dyn.attribute_names, "rows": dyn.rows})
@@ -164,7 +161,7 @@ def _save(dyn: Dynamics, out_dir: Path, plots: bool, checkpoints, command: str =
     summary["first_epoch"] = {a: dict(zip(dyn.layers, np.round(v[:, 0], 4).tolist())) for a, v in dyn.values.items()}
     summary["last_epoch"] = {a: dict(zip(dyn.layers, np.round(v[:, -1], 4).tolist())) for a, v in dyn.values.items()}
     write_json(out_dir / "summary.json", summary)
-    (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
+    reset_figures(out_dir)
     if plots:
         from .plots import plot_layer_epoch_heatmap
 

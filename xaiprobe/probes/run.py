@@ -398,8 +398,10 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
     _derive(report)
     if save:
         report.save(out_dir)
+        from ..report.style import reset_figures
+
         write_summary(report, out_dir, command=command)
-        (out_dir / "figures.json").unlink(missing_ok=True)  # list only this run's figures
+        reset_figures(out_dir)
         if plots:
             from .plots import save_probe_plots
 

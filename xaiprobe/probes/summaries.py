@@ -9,11 +9,10 @@ formatted to 3 decimals (strings), so a cell can hold a value and its interval.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .._utils.command import command_line  # noqa: F401  (re-exported for the stage modules)
+from .._utils.command import command_line
+from .._utils.numeric import finite
 
 #: a best-layer AUC below this reads an attribute only weakly, even when it beats the baselines
 WEAK_AUC = 0.7
@@ -30,11 +29,6 @@ NAN = float("nan")
 
 
 # ----------------------------------------------------------------------------- formatting
-def finite(x) -> bool:
-    """True for a real, finite number (not None, not NaN)."""
-    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _r3(x) -> float:
     return round(float(x), 3) + 0.0  # + 0.0 turns -0.0 into 0.0
 
@@ -287,16 +281,13 @@ def probe_command(path, layers, attributes, controls, out_dir, Cs, n_boot, seed,
     """The ``xaiprobe probe`` command line equivalent to a :func:`~xaiprobe.probes.run.probe_store` call."""
     from .linear import DEFAULT_CS
 
-    def listed(v):
-        return v if isinstance(v, str) or v is None else ",".join(map(str, v))
-
     ctl = None
     if controls is not True and controls:
         ctl = ",".join(controls)
     spec = getattr(data, "spec", data)
     return command_line("probe", [
-        ("--activations", str(path)), ("--data", spec), ("--layer", listed(layers)),
-        ("--attribute", listed(attributes)), ("--out", None if out_dir is None else str(out_dir)),
+        ("--activations", str(path)), ("--data", spec), ("--layer", layers),
+        ("--attribute", attributes), ("--out", None if out_dir is None else str(out_dir)),
         ("--no-controls", not controls), ("--controls", ctl),
         ("--cs", None if tuple(Cs) == tuple(DEFAULT_CS) else list(Cs)),
         ("--bootstrap", None if n_boot == 200 else n_boot), ("--max-memory-mb", None if max_memory_mb == 1024 else max_memory_mb),

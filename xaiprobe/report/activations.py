@@ -36,8 +36,6 @@ def describe_store(path) -> dict:
         ``{"quantities": dict, "layers": list of dict, "command": str}``; raises
         XaiprobeError (or OSError) when the file is not a complete, readable activation file.
     """
-    import h5py
-
     from ..activations.store import ActivationStore
 
     path = Path(path)
@@ -61,15 +59,14 @@ def describe_store(path) -> dict:
              "checkpoint sha256": str(attrs.get("checkpoint_sha256", ""))[:16] or None,
              "created": attrs.get("created"), "xaiprobe version": attrs.get("xaiprobe_version")}
         layers = []
-        with h5py.File(path, "r") as f:
-            for alias in store.layers:
-                view = store[alias]
-                la = store.layer_attrs(alias)
-                disk = f["layers"][alias]["activations"].id.get_storage_size()
-                layers.append({"layer": alias, "module path": la.get("module_path", ""),
-                               "stored shape": _shape(view.shape[1:]), "full shape": _shape(la.get("full_shape", ())),
-                               "pooling": la.get("pooling", attrs.get("pooling", "")), "dtype": str(view.dtype),
-                               "features": int(np.prod(view.shape[1:], dtype=np.int64)), "MB on disk": _mb(disk)})
+        for alias in store.layers:
+            view = store[alias]
+            la = store.layer_attrs(alias)
+            layers.append({"layer": alias, "module path": la.get("module_path", ""),
+                           "stored shape": _shape(view.shape[1:]), "full shape": _shape(la.get("full_shape", ())),
+                           "pooling": la.get("pooling", attrs.get("pooling", "")), "dtype": str(view.dtype),
+                           "features": int(np.prod(view.shape[1:], dtype=np.int64)),
+                           "MB on disk": _mb(view.nbytes_on_disk)})
         command = str(attrs.get("command") or "")
     return {"quantities": {k: v for k, v in q.items() if v is not None}, "layers": layers, "command": command}
 

@@ -52,6 +52,12 @@ def savefig(fig, path_stem: str | os.PathLike, formats=("png", "svg"), dpi: int 
     return out
 
 
+def reset_figures(stage_dir: str | os.PathLike) -> None:
+    """Forget the figures an earlier run listed in STAGE_DIR/figures.json (a stage that rewrites
+    its results calls this first, so the report shows only this run's figures)."""
+    (Path(stage_dir) / "figures.json").unlink(missing_ok=True)
+
+
 def add_figure_entry(stage_dir: str | os.PathLike, file: str, caption: str, title: str = "") -> None:
     """Append ``{"file", "caption", "title"}`` to STAGE_DIR/figures.json (the report reads it)."""
     stage_dir = Path(stage_dir)
