@@ -35,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         mod.add_parser(sub)
         modules[name] = mod
+    from ..stages import STAGES, load_stage
+    from ._stage_command import StageCommand
+
+    for name in STAGES:
+        if name in modules:
+            continue
+        cmd = StageCommand(name, load_stage(name))
+        cmd.add_parser(sub)
+        modules[name] = cmd
     return parser
 
 

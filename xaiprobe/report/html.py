@@ -186,6 +186,40 @@ def stage_parts(stage_dir: Path) -> list[str]:
     return parts
 
 
+def render_section(sec, anchor: str) -> str:
+    """HTML of a contract stage's Section: findings, figures with captions, tables, the command."""
+    stage_dir_ = sec._dir
+    parts = []
+    if sec.findings:
+        parts.append('<ul class="findings">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in sec.findings)
+                     + "</ul>")
+    for fig in sec.figures:
+        p = stage_dir_ / fig.file
+        if not p.is_file():
+            log.warning("report: figure %s listed but missing", p)
+            continue
+        try:
+            img = _img_tag(p, fig.title or p.stem)
+        except (OSError, ValueError) as exc:
+            log.warning("report: skipping unreadable figure %s (%s)", p, exc)
+            continue
+        parts.append(f"<figure>{img}<figcaption><b>{html.escape(fig.title)}</b>{html.escape(fig.caption)}"
+                     "</figcaption></figure>")
+    for tb in sec.tables:
+        parts.append(_table(tb.columns, tb.rows, tb.title))
+    if sec.command:
+        parts.append("<h3>Reproduce</h3><pre>" + html.escape("\n".join(map(str, sec.command))) + "</pre>")
+    if not parts:
+        return ""
+    return f'<section id="{anchor}"><h2>{html.escape(sec.title)}</h2>' + "".join(parts) + "</section>"
+
+
+def _headlines(entries) -> str:
+    """The top of the report: one line per stage with its headline finding, linked to its section."""
+    rows = [f'<li><a href="#{a}">{html.escape(t)}</a>: {html.escape(h)}</li>' for _, a, t, h in entries if h]
+    return f'<section id="summary"><h2>In brief</h2><ul class="findings">{"".join(rows)}</ul></section>' if rows else ""
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     """Nested dicts -> dotted scalar keys; lists of scalars joined with ", "."""
     out = {}
@@ -245,11 +279,27 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     if not run.is_dir():
         raise XaiprobeError(f"run directory {run}: does not exist; pass the --out of `xaiprobe demo` or `xaiprobe train`")
     config = _read_json(run / "config.json") if (run / "config.json").exists() else {}
-    sections, nav = [], []
+    from ._section import SECTION_FILE, Section
+
+    entries = []  # (order, anchor, title, headline, html)
+    contract = {}
+    for p in sorted(run.iterdir()):
+        if p.is_dir() and (p / SECTION_FILE).is_file():
+            try:
+                sec = Section.load(p)
+            except XaiprobeError as exc:
+                log.warning("report: skipping %s", exc)
+                continue
+            sec._dir = p
+            contract[p.name] = sec
     known = {s for s, _ in STAGES}
     extra = sorted(p.name for p in run.iterdir() if p.is_dir() and p.name not in known and p.name != "report"
+                   and p.name not in contract
                    and ((p / "summary.json").exists() or (p / "figures.json").exists()))
-    for stage, title in STAGES + [(e, e.replace("_", " ").capitalize()) for e in extra]:
+    legacy = STAGES + [(e, e.replace("_", " ").capitalize()) for e in extra]
+    for i, (stage, title) in enumerate(legacy):
+        if stage in contract:
+            continue
         d = run / stage
         if stage == "activations":
             from .activations import render_activations
@@ -260,21 +310,32 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         else:
             s = render_stage(d, title, stage)
         if s:
-            sections.append(s)
-            nav.append(f'<a href="#{stage}">{html.escape(title)}</a>')
+            summ = _read_json(d / "summary.json") if (d / "summary.json").is_file() else None
+            head = summ.get("headline", "") if isinstance(summ, dict) else ""
+            entries.append((10 * (i + 1), stage, title, head, s))
+    for name, sec in contract.items():
+        s = render_section(sec, name)
+        if s:
+            entries.append((sec.order, name, sec.title, sec.headline, s))
+    entries.sort(key=lambda e: e[0])
+    sections = [e[4] for e in entries]
+    nav = [f'<a href="#{e[1]}">{html.escape(e[2])}</a>' for e in entries]
+    brief = _headlines([(e[0], e[1], e[2], e[3]) for e in entries])
     if not sections:
         raise XaiprobeError(f"run directory {run}: has no stage results (no */summary.json or */figures.json); "
                             "run `xaiprobe demo` or the stage commands first")
     overview = render_overview(config) if isinstance(config, dict) and config else ""
     if overview:
         nav.insert(0, '<a href="#overview">Run</a>')
+    if brief:
+        nav.insert(0, '<a href="#summary">In brief</a>')
     from .. import __version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xaiprobe report — {html.escape(run.name)}</title>"
            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head><body>"
            f"<header><h1>What the discriminator knows — {html.escape(run.name)}</h1>"
            f"<p>xaiprobe {__version__} · {now} · {html.escape(str(run.resolve()))}</p></header>"
-           f"<nav>{''.join(nav)}</nav><main>{overview}{''.join(sections)}</main></body></html>")
+           f"<nav>{''.join(nav)}</nav><main>{brief}{overview}{''.join(sections)}</main></body></html>")
     out = Path(out) if out else run / "report" / "index.html"
     with atomic_path(out) as tmp:
         tmp.write_text(doc, encoding="utf-8")
