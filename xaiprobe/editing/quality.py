@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .._utils.errors import XaiprobeError
+from .._utils.numeric import spearman  # noqa: F401  (one home for rank correlation)
 from .directions import Directions, generate, sample_latents
 
 log = logging.getLogger(__name__)
@@ -49,25 +50,6 @@ def edit_path_images(G, z: torch.Tensor, direction: torch.Tensor, alphas, batch_
     n, k, nz = zz.shape
     x = generate(G, zz.reshape(n * k, nz), batch_size)
     return x.reshape(n, k, *x.shape[1:])
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks with ties averaged (as scipy.stats.rankdata)."""
-    order = np.argsort(x, kind="stable")
-    r = np.empty(len(x))
-    r[order] = np.arange(len(x), dtype=np.float64)
-    for v in np.unique(x):
-        tie = x == v
-        r[tie] = r[tie].mean()
-    return r
-
-
-def spearman(x, y) -> float:
-    """Spearman rank correlation of two vectors (0 when either is constant)."""
-    rx, ry = _ranks(np.asarray(x, np.float64)), _ranks(np.asarray(y, np.float64))
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    den = np.sqrt((rx @ rx) * (ry @ ry))
-    return float(rx @ ry / den) if den > 0 else 0.0
 
 
 def path_metrics(alphas, logits, target: int, images=None, region=None) -> dict:

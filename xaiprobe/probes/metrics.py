@@ -7,13 +7,11 @@ Point estimates come from :mod:`sklearn.metrics`; the bootstrap is vectorized ov
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from .._utils.errors import XaiprobeError
+from .._utils.numeric import BINARY_METRICS, bootstrap_binary  # noqa: F401
 
-#: the per-pair metrics of a binary probe, in table order
-BINARY_METRICS = ("auc", "acc", "bacc")
 
 
 def _check_binary(y, score) -> tuple[np.ndarray, np.ndarray]:
@@ -25,35 +23,8 @@ def _check_binary(y, score) -> tuple[np.ndarray, np.ndarray]:
     return y[keep].astype(np.int8), score[keep]
 
 
-def two_classes(y) -> bool:
-    """True when ``y`` (ignoring -1 = missing) holds both 0 and 1."""
-    y = np.asarray(y).reshape(-1)
-    y = y[y >= 0]
-    return bool(y.size) and bool((y == 1).any()) and bool((y == 0).any())
-
-
-def roc_auc(y, score) -> float:
-    """ROC-AUC of ``score`` (n,) for binary labels ``y`` (n,); NaN with one class only.
-
-    Computed from average ranks (Mann-Whitney U), which equals
-    ``sklearn.metrics.roc_auc_score`` without its per-call validation cost (used inside the
-    C search); :func:`binary_metrics` reports sklearn's value.
-    """
-    y, score = _check_binary(y, score)
-    if not two_classes(y):
-        return float("nan")
-    return float(_auc_rows(y[None, :].astype(np.float64), score[None, :])[0])
-
-
-def roc_auc_columns(y, S) -> np.ndarray:
-    """ROC-AUC of every column of scores ``S`` (n, k) against one label vector ``y`` (n,)
-    (-1 = missing, dropped); NaN with one class only."""
-    y = np.asarray(y).reshape(-1)
-    keep = y >= 0
-    y, S = y[keep].astype(np.float64), np.asarray(S, dtype=np.float64)[keep]
-    if not two_classes(y):
-        return np.full(S.shape[1], np.nan)
-    return _auc_rows(np.broadcast_to(y, (S.shape[1], y.size)), S.T)
+from .._utils.numeric import auc_rows as _auc_rows  # noqa: E402
+from .._utils.numeric import roc_auc, roc_auc_columns, two_classes  # noqa: E402,F401
 
 
 def binary_metrics(y, prob, threshold: float = 0.5) -> dict:
@@ -75,63 +46,11 @@ def binary_metrics(y, prob, threshold: float = 0.5) -> dict:
     return out
 
 
-def _auc_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """AUC of every row of (B, n) labels/scores (Mann-Whitney with average ranks)."""
-    r = rankdata(s, axis=1)
-    n1 = y.sum(axis=1).astype(np.float64)
-    n0 = y.shape[1] - n1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = ((r * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
-    auc[(n1 == 0) | (n0 == 0)] = np.nan
-    return auc
-
-
 def bootstrap_ci(y, prob, n_boot: int = 200, alpha: float = 0.05, seed: int = 0,
                  threshold: float = 0.5) -> dict:
-    """Percentile bootstrap intervals of AUC, accuracy and balanced accuracy.
-
-    Parameters
-    ----------
-    y : array of int, shape (n,)
-        Binary labels (-1 = missing, ignored).
-    prob : array of float, shape (n,)
-        Predicted probabilities (or any monotone score for AUC; accuracy thresholds at ``threshold``).
-    n_boot : int
-        Number of resamples (all drawn at once from ``numpy.random.default_rng(seed)``).
-    alpha : float
-        1 - coverage; the interval is the [alpha/2, 1-alpha/2] quantile range.
-
-    Returns
-    -------
-    dict
-        ``{"auc_lo", "auc_hi", "acc_lo", "acc_hi", "bacc_lo", "bacc_hi"}`` (NaN when undefined).
-    """
+    """Bootstrap intervals of AUC, accuracy and balanced accuracy (see :func:`xaiprobe._utils.numeric.bootstrap_binary`)."""
     y, prob = _check_binary(y, prob)
-    keys = [f"{m}_{e}" for m in BINARY_METRICS for e in ("lo", "hi")]
-    if y.size == 0 or n_boot <= 0:
-        return dict.fromkeys(keys, float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, y.size, size=(n_boot, y.size))
-    yb, sb = y[idx].astype(np.float64), prob[idx]
-    pred = (sb >= threshold)
-    pos = yb == 1
-    acc = (pred == pos).mean(axis=1)
-    n1 = pos.sum(axis=1)
-    n0 = y.size - n1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpr = (pred & pos).sum(axis=1) / n1
-        tnr = (~pred & ~pos).sum(axis=1) / n0
-    bacc = np.where((n1 > 0) & (n0 > 0), (tpr + tnr) / 2, np.nan)
-    auc = _auc_rows(yb, sb)
-    out = {}
-    for name, vals in (("auc", auc), ("acc", acc), ("bacc", bacc)):
-        vals = vals[np.isfinite(vals)]
-        if vals.size < max(10, n_boot // 4):
-            out[f"{name}_lo"] = out[f"{name}_hi"] = float("nan")
-        else:
-            lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
-            out[f"{name}_lo"], out[f"{name}_hi"] = float(lo), float(hi)
-    return out
+    return bootstrap_binary(y, prob, n_boot=n_boot, alpha=alpha, seed=seed, threshold=threshold)
 
 
 def probe_metrics(Y, P, names, n_boot: int = 200, seed: int = 0) -> list[dict]:
