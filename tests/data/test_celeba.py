@@ -32,13 +32,19 @@ def test_export_has_celebas_exact_layout(export):
     unused = [c + 1 for c, a in enumerate(CELEBA_ATTRIBUTES) if a not in ATTRIBUTES]
     rows = np.array([ln.split()[1:] for ln in lines[2:]], int)
     assert (rows[:, [u - 1 for u in unused]] == -1).all()
+    labels = render_synthfaces(N, seed=1, masks=False)[1]
+    used = [CELEBA_ATTRIBUTES.index(a) for a in ATTRIBUTES]
+    np.testing.assert_array_equal(rows[:, used], np.where(labels > 0, 1, -1))  # real values, 1/-1
 
 
 def test_read_back_round_trip(export):
     d = read_celeba(export, progress=False)
     pixels, labels, _ = render_synthfaces(N, seed=1, masks=False)
-    assert d.attribute_names == ATTRIBUTES
-    np.testing.assert_array_equal(d.labels, labels)
+    assert d.attribute_names == ATTRIBUTES[:5]  # the reader's default: the five
+    np.testing.assert_array_equal(d.labels, labels[:, :5])
+    full = read_celeba(export, attrs=ATTRIBUTES, progress=False)
+    assert full.attribute_names == ATTRIBUTES  # every SynthFaces attribute round-trips
+    np.testing.assert_array_equal(full.labels, labels)
     err = np.abs(d.pixels.astype(float) - pixels).mean()
     assert err < 6, err  # JPEG + resize, but the same faces
     assert np.abs(d.pixels.astype(float) - pixels[::-1]).mean() > 4 * err

@@ -9,11 +9,11 @@ from .digits import load_digits
 from .folder import load_folder
 from .registry import default_cache_dir, load_dataset
 from .store import load_image_store, save_image_store
-from .synthfaces import (ATTRIBUTES, CONCEPT_REGIONS, REGIONS, load_synthfaces, render_counterfactual,
+from .synthfaces import (ATTRIBUTES, CONCEPT_REGIONS, DEFAULT_ATTRIBUTES, REGIONS, load_synthfaces, render_counterfactual,
                          render_synthfaces)
 
 __all__ = [
-    "ATTRIBUTES", "CELEBA_ATTRIBUTES", "CONCEPT_REGIONS", "ImageSet", "REGIONS", "SPLITS",
+    "ATTRIBUTES", "CELEBA_ATTRIBUTES", "CONCEPT_REGIONS", "DEFAULT_ATTRIBUTES", "ImageSet", "REGIONS", "SPLITS",
     "default_cache_dir", "export_celeba_layout", "load_dataset", "load_digits", "load_folder",
     "load_image_store", "load_synthfaces", "pack_celeba", "read_celeba", "render_counterfactual",
     "render_synthfaces", "save_image_store", "to_float_images", "to_uint8_images",

@@ -280,7 +280,8 @@ def export_celeba_layout(out, n: int, seed: int = 0, progress: bool = True) -> P
 
     Each 64x64 face is upscaled (bicubic) to 178x178 and padded by edge replication to
     178x218 (20 rows above and below), so the seed's center crop + resize recovers it.
-    Attributes: the five SynthFaces ones real, the other 35 CelebA attributes -1.
+    Attributes: every SynthFaces attribute (``ATTRIBUTES``, 15) real 1/-1, the other CelebA attributes -1;
+    read them back with ``read_celeba(out, attrs=ATTRIBUTES)`` (the reader's default is the five).
     Partition: SynthFaces' 80/10/10 split. Files are written under temporary names first.
     """
     from PIL import Image

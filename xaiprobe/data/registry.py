@@ -1,6 +1,7 @@
 """Data specs: one string names a data set and reproduces it.
 
-``synthfaces`` (8000 faces, seed 0), ``synthfaces:N``, ``synthfaces:N:SEED``, ``digits``,
+``synthfaces`` (8000 faces, seed 0), ``synthfaces:N``, ``synthfaces:N:SEED`` (option ``:attrs=all|A,B``;
+default the five ``DEFAULT_ATTRIBUTES``), ``digits``,
 ``celeba:DIR`` (options ``:crop=center|box``, ``:attrs=A,B``), ``PATH.h5`` (an image store
 from ``xaiprobe data pack``), ``folder:DIR`` (unlabeled images).
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 from .._utils.errors import XaiprobeError
 
 DEFAULT_SYNTHFACES = 8000
-VALID_FORMS = ("synthfaces, synthfaces:N, synthfaces:N:SEED, digits, celeba:DIR[:crop=center|box][:attrs=A,B], "
+VALID_FORMS = ("synthfaces, synthfaces:N, synthfaces:N:SEED[:attrs=all|A,B], digits, celeba:DIR[:crop=center|box][:attrs=A,B], "
                "PATH.h5 (from `xaiprobe data pack`), folder:DIR")
 
 
@@ -66,7 +67,8 @@ def load_dataset(spec: str, cache_dir=None):
     Parameters
     ----------
     spec : str
-        One of ``synthfaces``, ``synthfaces:N``, ``synthfaces:N:SEED``, ``digits``,
+        One of ``synthfaces``, ``synthfaces:N``, ``synthfaces:N:SEED`` (each with an optional
+        ``:attrs=all`` or ``:attrs=A,B``; default the five SynthFaces ``DEFAULT_ATTRIBUTES``), ``digits``,
         ``celeba:DIR[:crop=center|box][:attrs=A,B]``, ``PATH.h5``, ``folder:DIR``.
     cache_dir : str or Path, optional
         Where rendered/packed data is cached (default env ``XAIPROBE_CACHE`` or
@@ -85,13 +87,18 @@ def load_dataset(spec: str, cache_dir=None):
         from .synthfaces import load_synthfaces
 
         parts = rest.split(":") if rest else []
+        attrs = None
+        if parts and parts[-1].startswith("attrs="):
+            attrs = parts.pop()[len("attrs="):]
+        if any("=" in p for p in parts):
+            raise XaiprobeError(f"data spec {spec!r}: unknown option; synthfaces takes attrs=all or attrs=A,B")
         if len(parts) > 2:
             raise XaiprobeError(f"data spec {spec!r}: too many fields; valid forms: {VALID_FORMS}")
         n = _int(parts[0], "size", spec) if parts else DEFAULT_SYNTHFACES
         seed = _int(parts[1], "seed", spec) if len(parts) > 1 else 0
         if n < 1 or seed < 0:
             raise XaiprobeError(f"data spec {spec!r}: size must be >= 1 and seed >= 0")
-        return load_synthfaces(n, seed, cache_dir=cache_dir, spec=spec)
+        return load_synthfaces(n, seed, cache_dir=cache_dir, spec=spec, attrs=attrs)
     if spec == "digits":
         from .digits import load_digits
 
