@@ -32,7 +32,7 @@ def _one_thread():
 def planted_images(n: int = 48, seed: int = 0) -> ImageSet:
     """Bright red squares on a dark background (easy to tell from an untrained G's gray noise).
 
-    32 train, 8 val, 8 test rows; ``index`` starts at 1000 so rows and indices differ.
+    24 train, 12 val, 12 test rows; ``index`` starts at 1000 so rows and indices differ.
     """
     rng = np.random.default_rng(seed)
     px = rng.integers(0, 40, (n, 3, 64, 64), dtype=np.uint8)
@@ -42,6 +42,28 @@ def planted_images(n: int = 48, seed: int = 0) -> ImageSet:
     split = np.array(([0] * 2 + [1, 2]) * (n // 4), dtype=np.uint8)
     return ImageSet(px, np.zeros((n, 1), np.int8), ["planted"], split, f"planted:{n}",
                     index=np.arange(1000, 1000 + n, dtype=np.int64))
+
+
+def colour_coded(n: int = 48, seed: int = 0) -> ImageSet:
+    """Labeled planted images: a 24-pixel square, red when ``Red`` = 1 and blue when 0, and a
+    second label ``Coin`` that nothing in the image shows. 24 train, 12 val, 12 test rows;
+    SynthFaces-like ``info`` with a render version."""
+    rng = np.random.default_rng(seed)
+    red = (np.arange(n) % 2).astype(np.int8)
+    rng.shuffle(red)
+    coin = rng.integers(0, 2, n).astype(np.int8)
+    px = rng.integers(0, 40, (n, 3, 64, 64), dtype=np.uint8)
+    for i in range(n):
+        y, x = rng.integers(4, 36, 2)
+        px[i, 0 if red[i] else 2, y:y + 24, x:x + 24] = 230
+    split = np.array(([0] * 2 + [1, 2]) * (n // 4), dtype=np.uint8)
+    return ImageSet(px, np.stack([red, coin], 1), ["Red", "Coin"], split, f"colour:{n}:{seed}",
+                    index=np.arange(n, dtype=np.int64), info={"render_version": 1})
+
+
+@pytest.fixture(scope="session")
+def coloured():
+    return colour_coded()
 
 
 @pytest.fixture(scope="session")

@@ -20,17 +20,18 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    import xaiprobe.gan.dcgan_train as step_mod
     import xaiprobe.gan.train as train_mod
     from xaiprobe.testing.models import tiny_config
 
     seen = {}
-    step = train_mod.train_step
+    step = step_mod.train_step
 
     def spy(G, D, *a, **k):  # keep this process's (DDP-wrapped) models
         seen.update(G=G, D=D)
         return step(G, D, *a, **k)
 
-    train_mod.train_step = spy
+    step_mod.train_step = spy
 
     rng = np.random.default_rng(0)
     data = ImageSet(rng.integers(0, 255, (20, 3, 64, 64), dtype=np.uint8), np.zeros((20, 0), np.int8), [],

@@ -36,7 +36,8 @@ def test_checkpoint_records_members_and_history(trained_run, planted):
     ck = load_checkpoint(last)
     train_rows = planted.rows_of("train")
     np.testing.assert_array_equal(ck.members, planted.index[train_rows])
-    assert ck.data == {"spec": "planted:48", "split": "train", "max_images": None}
+    assert ck.data == {"spec": "planted:48", "split": "train", "max_images": None, "exclude": [],
+                       "attributes": ["planted"]}
     hist = ck.raw["extra"]["history"]
     assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert all(h["images"] == train_rows.size for h in hist)

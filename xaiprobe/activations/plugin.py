@@ -22,6 +22,7 @@ from torch import nn
 
 from .._utils.errors import XaiprobeError
 from .._utils.io import safe_torch_load
+from ..config import StageConfig, param
 from .hooks import resolve_layer
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,8 @@ def load_discriminator(checkpoint: str | os.PathLike | None = None, model: str |
         ck = load_checkpoint(checkpoint, device="cpu")
         D = ck.discriminator
         if random_init:
-            from ..gan.dcgan import build_dcgan
-            _, D = build_dcgan(ck.config, seed=seed)
+            from ..gan.arch import build_models
+            D = build_models(ck.arch, seed=seed)["discriminator"]
         cfg = ck.config
         loaded = LoadedModel(D, ck.generator, ck.members, (ck.data or {}).get("spec"), ck.sha256, dict(ck.arch),
                              str(checkpoint), logit_layer, (cfg.nc, cfg.image_size, cfg.image_size), random_init)
@@ -230,26 +231,31 @@ def as_loaded(model_or_checkpoint, logit_layer: str | None = None, members=None,
     return lm
 
 
-def add_model_arguments(p) -> None:
-    """The ``--checkpoint`` / ``--model --weights --logit-layer`` options shared by CLI commands."""
-    g = p.add_argument_group("model (one of --checkpoint or --model)")
-    g.add_argument("--checkpoint", help="xaiprobe checkpoint (.pt): D, G, members and data spec")
-    g.add_argument("--model", help="any discriminator: pkg.module:factory or path/to/file.py:factory (no-argument "
-                                   "callable returning an nn.Module); aliases conv1..convK follow its Conv2d order")
-    g.add_argument("--weights", help="plain state_dict for --model (loaded with weights_only=True)")
-    g.add_argument("--logit-layer", help="layer whose output is the logit, for models that end in a sigmoid")
+def build_module(spec: str, seed: int | None = None) -> nn.Module:
+    """The nn.Module returned by the factory named by ``spec`` (``pkg.module:factory`` or
+    ``path/to/file.py:factory``), built under ``torch.manual_seed(seed)`` when a seed is given."""
+    return _build(import_factory(spec), spec, seed)
 
 
-def model_from_args(args, device="cpu", random_init: bool = False, seed: int = 0) -> LoadedModel:
-    """Load the model named by the shared CLI options."""
-    if args.checkpoint is None and args.model is None:
-        raise XaiprobeError("model: pass --checkpoint C (xaiprobe checkpoint) or --model pkg.module:factory --weights W")
-    return load_discriminator(checkpoint=args.checkpoint, model=args.model, weights=args.weights,
-                              logit_layer=args.logit_layer, random_init=random_init, seed=seed, device=device)
+@dataclass
+class ModelOptions(StageConfig):
+    """The discriminator a stage analyses, as stage parameters (``--checkpoint`` or ``--model``
+    with ``--weights``); a stage's ``Config`` inherits them."""
 
+    checkpoint: str | None = param(None, "xaiprobe checkpoint (.pt): D, G, members and data spec", path=True)
+    model: str | None = param(None, "any discriminator: pkg.module:factory or path/to/file.py:factory (a "
+                                    "no-argument callable returning an nn.Module)")
+    weights: str | None = param(None, "plain state_dict for --model (loaded with weights_only=True)", path=True)
+    logit_layer: str | None = param(None, "layer whose output is the logit, for models that end in a sigmoid")
 
-def one_line_errors(parser) -> None:
-    """Make argparse report bad arguments of this subcommand on one stderr line (exit 2)."""
-    def error(message):
-        parser.exit(2, f"{parser.prog}: error: {message}; see {parser.prog} --help\n")
-    parser.error = error
+    def check(self) -> None:
+        if (self.checkpoint is None) == (self.model is None):
+            raise XaiprobeError("model: pass exactly one of --checkpoint C (xaiprobe checkpoint) or --model "
+                                "pkg.module:factory (with --weights W)")
+        if self.weights is not None and self.model is None:
+            raise XaiprobeError("--weights: only used with --model; a checkpoint already holds its weights")
+
+    def load_model(self, device="cpu", random_init: bool = False, seed: int = 0) -> LoadedModel:
+        """The discriminator these options name (see :func:`load_discriminator`)."""
+        return load_discriminator(checkpoint=self.checkpoint, model=self.model, weights=self.weights,
+                                  logit_layer=self.logit_layer, random_init=random_init, seed=seed, device=device)

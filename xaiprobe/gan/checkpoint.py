@@ -5,6 +5,9 @@ Format::
     {"format": "xaiprobe.checkpoint", "version": 1, "arch": {...}, "generator": state_dict,
      "discriminator": state_dict, "epoch": int, "data": {dataset spec}, "members": int64 indices,
      "optimizers": {...}, "extra": {...}}
+
+``arch["name"]`` is the kind (``dcgan``, ``aeacgan``); an AE-ACGAN checkpoint also holds
+``"encoder": state_dict``.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import torch
 
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path, safe_torch_load
-from .dcgan import DCGANConfig, Discriminator, Generator
+from .arch import arch_kind, build_models, config_from_dict, with_article
 
 FORMAT = "xaiprobe.checkpoint"
 VERSION = 1
@@ -26,20 +29,29 @@ VERSION = 1
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint with its models built and weights in place."""
+    """A loaded checkpoint with its models built and weights in place.
+
+    ``encoder`` is the AE-ACGAN's encoder (None for a DCGAN); ``kind`` is ``dcgan`` or ``aeacgan``.
+    """
 
     path: Path | None
     arch: dict
-    generator: Generator
-    discriminator: Discriminator
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
     epoch: int
     data: dict
     members: np.ndarray
     raw: dict = field(repr=False, default_factory=dict)
+    encoder: torch.nn.Module | None = None
 
     @property
-    def config(self) -> DCGANConfig:
-        return DCGANConfig.from_dict(self.arch)
+    def config(self):
+        """DCGANConfig or AEACGANConfig."""
+        return config_from_dict(self.arch)
+
+    @property
+    def kind(self) -> str:
+        return arch_kind(self.arch)
 
     @property
     def sha256(self) -> str:
@@ -56,8 +68,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def save_checkpoint(path: str | os.PathLike, *, arch: dict, generator: dict, discriminator: dict,
                     epoch: int, data: dict, members, optimizers: dict | None = None,
-                    extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically (a half-written file never has the final name)."""
+                    extra: dict | None = None, encoder: dict | None = None) -> Path:
+    """Write a checkpoint atomically (a half-written file never has the final name).
+
+    ``encoder``: the AE-ACGAN encoder's state_dict (stored only when given)."""
     obj = {
         "format": FORMAT, "version": VERSION, "arch": dict(arch),
         "generator": {k: v.detach().cpu() for k, v in generator.items()},
@@ -66,6 +80,8 @@ def save_checkpoint(path: str | os.PathLike, *, arch: dict, generator: dict, dis
         "members": torch.as_tensor(np.asarray(members, dtype=np.int64)),
         "optimizers": optimizers or {}, "extra": extra or {},
     }
+    if encoder is not None:
+        obj["encoder"] = {k: v.detach().cpu() for k, v in encoder.items()}
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -79,21 +95,31 @@ def read_checkpoint_dict(path: str | os.PathLike) -> dict:
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load an xaiprobe checkpoint and build G and D in eval mode on ``device``."""
+    """Load an xaiprobe checkpoint and build its networks (G, D and, for an AE-ACGAN, the
+    encoder) in eval mode on ``device``."""
     obj = read_checkpoint_dict(path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise XaiprobeError(f"checkpoint {path}: not an xaiprobe checkpoint (no format={FORMAT!r}); "
                             "for a plain state_dict use --model pkg.module:factory --weights FILE")
     if obj.get("version", 0) > VERSION:
         raise XaiprobeError(f"checkpoint {path}: version {obj.get('version')} is newer than this xaiprobe reads ({VERSION}); upgrade xaiprobe")
-    cfg = DCGANConfig.from_dict(obj["arch"])
-    G, D = Generator(cfg), Discriminator(cfg)
-    load_state_dict_checked(G, obj["generator"], f"checkpoint {path} (generator)")
-    load_state_dict_checked(D, obj["discriminator"], f"checkpoint {path} (discriminator)")
+    models = build_models(obj["arch"], initialize=False)
+    load_weights(models, obj, f"checkpoint {path}")
+    for module in models.values():
+        module.to(device).eval()
     members = obj.get("members")
     members = np.asarray(members.numpy() if torch.is_tensor(members) else (members if members is not None else []), dtype=np.int64)
-    return Checkpoint(Path(path), dict(obj["arch"]), G.to(device).eval(), D.to(device).eval(),
-                      int(obj.get("epoch", 0)), dict(obj.get("data", {})), members, obj)
+    return Checkpoint(Path(path), dict(obj["arch"]), models["generator"], models["discriminator"],
+                      int(obj.get("epoch", 0)), dict(obj.get("data", {})), members, obj, models.get("encoder"))
+
+
+def load_weights(models: dict, raw: dict, what: str) -> None:
+    """Load a raw checkpoint's weights into ``models`` ({role: module}, roles as stored)."""
+    for role, module in models.items():
+        if role not in raw:
+            raise XaiprobeError(f"{what}: {with_article(arch_kind(raw.get('arch') or {}))} checkpoint without its "
+                                f"{role} weights; it is damaged, use another checkpoint of the run")
+        load_state_dict_checked(module, raw[role], f"{what} ({role})")
 
 
 def load_state_dict_checked(module: torch.nn.Module, state: dict, what: str) -> None:

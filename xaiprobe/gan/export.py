@@ -31,4 +31,5 @@ def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool
     extra["exported"] = {"half": bool(half), "optimizer_state": False}
     return save_checkpoint(dst, arch=raw["arch"], generator=cast(raw["generator"]),
                            discriminator=cast(raw["discriminator"]), epoch=int(raw.get("epoch", 0)),
-                           data=raw.get("data", {}), members=raw.get("members", []), optimizers={}, extra=extra)
+                           data=raw.get("data", {}), members=raw.get("members", []), optimizers={}, extra=extra,
+                           encoder=cast(raw["encoder"]) if "encoder" in raw else None)

@@ -39,7 +39,7 @@ def sample_latents(n: int, nz: int, seed: int = 0) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_images(G: nn.Module, n: int, seed: int = 0, device=None, batch_size: int = 256,
-                  z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  z: torch.Tensor | None = None, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``n`` images from generator ``G``.
 
     G runs in eval mode (batch-norm running statistics) and is put back in its previous
@@ -59,6 +59,10 @@ def sample_images(G: nn.Module, n: int, seed: int = 0, device=None, batch_size: 
         Images per forward pass.
     z : Tensor (n, nz), optional
         Latents to use instead of seeded ones.
+    labels : array-like (n, A) or (A,), optional
+        Label rows for a conditional generator (the AE-ACGAN's); one row (A,) is used for
+        every image. Default: the generator's own ``default_labels``. An unconditional
+        generator refuses labels.
 
     Returns
     -------
@@ -76,14 +80,34 @@ def sample_images(G: nn.Module, n: int, seed: int = 0, device=None, batch_size: 
         dev = p.device if p is not None else torch.device("cpu")
     else:
         dev = resolve_device(device)
+    labels = _label_rows(base, labels, z.shape[0])
     was_training = base.training
     base.eval()
     try:
-        outs = [base(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, z.shape[0], batch_size)]
+        if labels is None:
+            outs = [base(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, z.shape[0], batch_size)]
+        else:
+            outs = [base(z[i:i + batch_size].to(dev), labels[i:i + batch_size].to(dev)).float().cpu()
+                    for i in range(0, z.shape[0], batch_size)]
     finally:
         base.train(was_training)
     images = torch.cat(outs) if outs else torch.empty((0, 3, 64, 64))
     return z, images
+
+
+def _label_rows(G: nn.Module, labels, n: int) -> torch.Tensor | None:
+    """Labels (n, A) float32 for a conditional generator, or None."""
+    if labels is None:
+        return None
+    if not getattr(G, "conditional", False):
+        raise XaiprobeError(f"labels: {type(G).__name__} is an unconditional generator; sample it without labels")
+    labels = torch.as_tensor(labels, dtype=torch.float32).cpu()
+    a = int(G.config.n_attributes)
+    if labels.dim() == 1:
+        labels = labels.reshape(1, -1).expand(n, -1)
+    if labels.shape != (n, a):
+        raise XaiprobeError(f"labels: shape {tuple(labels.shape)}; pass ({n}, {a}) label rows or one row of {a}")
+    return labels
 
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> Path:
@@ -98,10 +122,10 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8
 
 
 def save_sample_grid(G: nn.Module, path: str | os.PathLike, n: int = 64, seed: int = 0, nrow: int = 8,
-                     device=None, z: torch.Tensor | None = None) -> Path:
+                     device=None, z: torch.Tensor | None = None, labels=None) -> Path:
     """Sample ``n`` images from ``G`` with latents from ``seed`` (or ``z``) and save a PNG grid.
 
-    Returns the path written.
+    ``labels`` (conditional generators only): see :func:`sample_images`. Returns the path written.
     """
-    _, images = sample_images(G, n, seed=seed, device=device, z=z)
+    _, images = sample_images(G, n, seed=seed, device=device, z=z, labels=labels)
     return save_image_grid(images, path, nrow=nrow)

@@ -1,13 +1,15 @@
-"""Training the DCGAN with the seed's recipe (the pytorch/examples ``dcgan`` loop).
+"""Training a GAN: the DCGAN with the seed's recipe (the pytorch/examples ``dcgan`` loop), or
+the AE-ACGAN (``arch="aeacgan"``, its steps in ``aeacgan_train``).
 
-Adam (lr 2e-4, betas (0.5, 0.999)) for both nets, ``BCEWithLogits`` with real label 1 and
-fake label 0; D is updated on a real batch and a detached fake batch, then G with the
+DCGAN: Adam (lr 2e-4, betas (0.5, 0.999)) for both nets, ``BCEWithLogits`` with real label 1
+and fake label 0; D is updated on a real batch and a detached fake batch, then G with the
 non-saturating loss (fakes labelled real). After every epoch a checkpoint
 ``checkpoints/epoch_NNN.pt`` (+ ``last.pt``) and a sample grid ``samples/epoch_NNN.png`` from
 fixed latents are written; ``config.json`` records what produced the run.
 
-Randomness is drawn from generators seeded by (seed, epoch), so a run resumed from
-``last.pt`` produces the same weights as an uninterrupted one with the same seed.
+Randomness is drawn from generators seeded by (seed, epoch) (the global torch generator, which
+dropout uses, is seeded per epoch inside a forked RNG state), so a run resumed from ``last.pt``
+produces the same weights as an uninterrupted one with the same seed.
 
 Multi-process training (``torchrun``): when ``WORLD_SIZE`` > 1 is set, see ``_distributed``.
 """
@@ -25,111 +27,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path, ensure_writable_dir
 from ..data.base import ImageSet, to_float_images
-from .checkpoint import load_state_dict_checked, read_checkpoint_dict, save_checkpoint
-from .dcgan import DCGANConfig, build_dcgan
-from .sampling import save_sample_grid, sample_latents
+from .aeacgan_train import RECON_IMAGES, AEACGANRecipe, AEACGANTrainer
+from .arch import check_kind as check_arch, resolve_config
+from .checkpoint import FORMAT, load_weights, read_checkpoint_dict, save_checkpoint
+from .dcgan_train import STAT_NAMES, DCGANTrainer, make_optimizers, train_step  # noqa: F401 (public names)
+from .trainset import check_data, check_kind, check_resume, training_rows
 
 logger = logging.getLogger(__name__)
 
-#: running means kept per epoch (history) and shown in the progress bar
-STAT_NAMES = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
 #: training pixels read from an on-disk store are loaded into memory up to this size
 IN_MEMORY_LIMIT = 4 << 30
-
-
-def train_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-               real: torch.Tensor, noise: torch.Tensor, *, autocast_bf16: bool = False,
-               d_plain: nn.Module | None = None, d_no_sync=None) -> torch.Tensor:
-    """One DCGAN update of D then G, as in pytorch/examples.
-
-    D's parameters are frozen while G's loss is backpropagated through D, so their unused
-    gradients are not computed (the reference computes and then discards them).
-
-    Parameters
-    ----------
-    G, D : nn.Module
-        Generator and discriminator (D returns logits (n,)), in train mode.
-    opt_g, opt_d : torch.optim.Optimizer
-    real : Tensor (n, 3, 64, 64)
-        Real images in [-1, 1] on the models' device.
-    noise : Tensor (n, nz, 1, 1) or (n, nz)
-    autocast_bf16 : bool
-        Run the forward passes under ``torch.autocast(..., dtype=torch.bfloat16)``.
-    d_plain, d_no_sync : optional
-        Distributed training only: the unwrapped D used for G's loss, and D's ``no_sync``.
-
-    Returns
-    -------
-    Tensor (5,), detached: loss_d, loss_g, D(x), D(G(z)) before and after D's update
-    (the last three as mean sigmoid probabilities).
-    """
-    amp = (lambda: torch.autocast(real.device.type, dtype=torch.bfloat16)) if autocast_bf16 else contextlib.nullcontext
-    d_plain = D if d_plain is None else d_plain
-    n = real.shape[0]
-    ones = torch.ones(n, device=real.device)
-    zeros = torch.zeros(n, device=real.device)
-
-    # (1) D: maximize log D(x) + log(1 - D(G(z)))
-    opt_d.zero_grad(set_to_none=True)
-    with d_no_sync() if d_no_sync is not None else contextlib.nullcontext():
-        with amp():
-            out_real = D(real).float()
-            loss_real = F.binary_cross_entropy_with_logits(out_real, ones)
-        loss_real.backward()
-    with amp():
-        fake = G(noise)
-        out_fake = D(fake.detach()).float()
-        loss_fake = F.binary_cross_entropy_with_logits(out_fake, zeros)
-    loss_fake.backward()
-    opt_d.step()
-
-    # (2) G: maximize log D(G(z)) (non-saturating)
-    opt_g.zero_grad(set_to_none=True)
-    params_d = [p for p in d_plain.parameters() if p.requires_grad]
-    for p in params_d:
-        p.requires_grad_(False)
-    try:
-        with amp():
-            out_g = d_plain(fake).float()
-            loss_g = F.binary_cross_entropy_with_logits(out_g, ones)
-        loss_g.backward()
-    finally:
-        for p in params_d:
-            p.requires_grad_(True)
-    opt_g.step()
-    with torch.no_grad():
-        return torch.stack([loss_real + loss_fake, loss_g, torch.sigmoid(out_real).mean(),
-                            torch.sigmoid(out_fake).mean(), torch.sigmoid(out_g).mean()]).detach()
-
-
-def make_optimizers(G: nn.Module, D: nn.Module, lr: float = 2e-4, betas=(0.5, 0.999)):
-    """The seed's Adam optimizers ``(opt_g, opt_d)``."""
-    return (torch.optim.Adam(G.parameters(), lr=lr, betas=tuple(betas)),
-            torch.optim.Adam(D.parameters(), lr=lr, betas=tuple(betas)))
 
 
 def _epoch_seed(seed: int, epoch: int, stream: int, rank: int = 0) -> int:
     """Independent seed for one (run seed, epoch, stream, rank)."""
     return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, epoch, stream, rank]).generate_state(1)[0])
-
-
-def _training_rows(data: ImageSet, split, max_images) -> np.ndarray:
-    rows = data.rows_of(split)
-    if max_images is not None:
-        if int(max_images) < 1:
-            raise XaiprobeError(f"max_images {max_images}: must be >= 1")
-        rows = rows[: int(max_images)]
-    if rows.size == 0:
-        raise XaiprobeError(f"data set {data.spec}: split {split!r} has no images to train on; "
-                            "choose another --split or a larger data set")
-    return rows
 
 
 def _training_pixels(data: ImageSet, rows: np.ndarray):
@@ -165,23 +82,6 @@ def _write_json(path: Path, obj: dict) -> None:
         tmp.write_text(json.dumps(obj, indent=1, default=str))
 
 
-def _check_resume(raw: dict, path: Path, arch: dict, data_info: dict, members: np.ndarray) -> None:
-    if raw.get("arch") != arch:
-        diff = sorted(k for k in set(arch) | set(raw.get("arch", {})) if arch.get(k) != raw.get("arch", {}).get(k))
-        raise XaiprobeError(f"resume {path}: the architecture differs from the checkpoint's ({', '.join(diff)}); "
-                            "resume with the same widths and latent size or choose another --out")
-    old = raw.get("data", {})
-    for key in ("spec", "split", "max_images"):
-        if old.get(key) != data_info.get(key):
-            raise XaiprobeError(f"resume {path}: data {key} {data_info.get(key)!r} differs from the checkpoint's "
-                                f"{old.get(key)!r}; resume with the same --data/--max-images or choose another --out")
-    old_members = raw.get("members")
-    old_members = np.asarray(old_members.numpy() if torch.is_tensor(old_members) else old_members, dtype=np.int64)
-    if not np.array_equal(old_members, members):
-        raise XaiprobeError(f"resume {path}: the training images differ from the checkpoint's members "
-                            "(the data set changed); choose another --out")
-
-
 def _distributed(device):
     """torchrun support. Returns (rank, world_size, device, initialized_here).
 
@@ -205,12 +105,29 @@ def _distributed(device):
     return dist.get_rank(), dist.get_world_size(), device, here
 
 
+def _fixed_images(data: ImageSet, rows: np.ndarray, n: int) -> torch.Tensor:
+    """The first ``n`` test images (else val, else training rows): the reconstructions' inputs."""
+    for split in ("test", "val"):
+        r = data.rows_of(split)
+        if r.size:
+            return data.images(r[:n])
+    return data.images(rows[:n])
+
+
+def _read_init(init) -> dict:
+    raw = read_checkpoint_dict(init)
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise XaiprobeError(f"--init {init}: not an xaiprobe checkpoint; pass a .pt file written by `xaiprobe train`")
+    return raw
+
+
 def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5, batch_size: int = 128,
-              lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, config: DCGANConfig | dict | None = None,
+              lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, config=None,
               device=None, resume: bool = False, split: str = "train", max_images: int | None = None,
               progress: bool = True, channels_last: bool = False, autocast_bf16: bool = False,
-              sample_count: int = 64, command: str | None = None) -> Path:
-    """Train the seed DCGAN on ``data`` and write a run directory.
+              sample_count: int = 64, command: str | None = None, arch: str | None = None, exclude=None,
+              init: str | os.PathLike | None = None, recipe: AEACGANRecipe | dict | None = None) -> Path:
+    """Train a GAN (the seed DCGAN or the AE-ACGAN) on ``data`` and write a run directory.
 
     Parameters
     ----------
@@ -218,14 +135,17 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
         The data set, or a data spec for ``xaiprobe.data.load_dataset``.
     out_dir : path
         Run directory: ``config.json``, ``checkpoints/epoch_NNN.pt``, ``checkpoints/last.pt``,
-        ``samples/epoch_NNN.png``.
+        ``samples/epoch_NNN.png`` (the AE-ACGAN adds ``samples/recon_epoch_NNN.png``, auto-encoder
+        reconstructions of fixed test images, and ``samples/cond_epoch_NNN.png``, one attribute
+        switched off / on per pair of rows with the other labels and the latents fixed).
     epochs : int
-        Total number of epochs (a resumed run continues up to this number).
+        Total number of epochs, >= 1 (a resumed run continues up to this number).
     batch_size, lr, betas : training hyperparameters (Adam, the seed's defaults).
     seed : int
         Seeds the initialization, the shuffling and the noise: same seed, same weights.
-    config : DCGANConfig or dict, optional
-        Architecture (default widths when None; the checkpoint's on resume).
+    config : DCGANConfig, AEACGANConfig or dict, optional
+        Architecture (default widths when None; the checkpoint's on resume or with ``init``).
+        An AE-ACGAN's ``n_attributes`` is the data set's attribute count.
     device : str or torch.device, optional
         Default: CUDA when present.
     resume : bool
@@ -233,7 +153,7 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
     split : str
         Split whose rows are trained on (all of them are the GAN's members).
     max_images : int, optional
-        Train on only the first ``max_images`` rows of the split.
+        Train on only the first ``max_images`` rows of the split (after ``exclude``).
     progress : bool
         Show a tqdm progress bar (only on a terminal).
     channels_last, autocast_bf16 : bool
@@ -242,6 +162,17 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
         Images in each epoch's sample grid.
     command : str, optional
         Recorded in config.json (default: this process's command line).
+    arch : {"dcgan", "aeacgan"}, optional
+        The architecture (default: the config's kind, the resumed or ``init`` checkpoint's, else dcgan).
+    exclude : str or list of str, optional
+        Leave out training images with these labels: ``"Eyeglasses"`` (= ``Eyeglasses=1``) drops
+        images with eyeglasses, ``"Male=1"`` male faces, ``"Male=0"`` female ones; several are
+        comma-separated. Recorded in the checkpoint's data record; members are the rows kept.
+    init : path, optional
+        Start G and D (and the AE-ACGAN's encoder) from this checkpoint's weights (fine-tuning;
+        fresh optimizers); its architecture must match. Ignored when resuming from ``last.pt``.
+    recipe : AEACGANRecipe or dict, optional
+        AE-ACGAN training options (label smoothing, D input noise, auto-encoder step).
 
     Returns
     -------
@@ -255,71 +186,90 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
     if not isinstance(data, ImageSet):
         raise XaiprobeError(f"data: expected an ImageSet or a data spec string, got {type(data).__name__}")
     if tuple(data.image_shape) != (3, 64, 64):
-        raise XaiprobeError(f"data set {data.spec}: images are {data.image_shape}, the DCGAN needs (3, 64, 64)")
-    if int(epochs) < 0 or int(batch_size) < 1 or not float(lr) > 0:
-        raise XaiprobeError(f"training: epochs {epochs}, batch size {batch_size}, lr {lr} must be >= 0, >= 1, > 0")
+        raise XaiprobeError(f"data set {data.spec}: images are {data.image_shape}, the GANs need (3, 64, 64)")
+    if int(epochs) < 1:
+        raise XaiprobeError(f"epochs {epochs}: must be >= 1 (a resumed run trains up to this total); "
+                            "pass at least 1")
+    if int(batch_size) < 1 or not float(lr) > 0:
+        raise XaiprobeError(f"training: batch size {batch_size}, lr {lr} must be >= 1, > 0")
+    if isinstance(recipe, dict):
+        recipe = AEACGANRecipe(**recipe)
     rank, world, device, dist_here = _distributed(resolve_device(device))
     out_dir = Path(out_dir)
     ckpt_dir, sample_dir = out_dir / "checkpoints", out_dir / "samples"
     last = ckpt_dir / "last.pt"
-    rows = _training_rows(data, split, max_images)
+    rows, data_info = training_rows(data, split, max_images, exclude)
     members = data.index[rows]
-    data_info = {"spec": data.spec, "split": split, "max_images": None if max_images is None else int(max_images)}
 
-    raw = None
+    raw = init_raw = None
     if resume and last.is_file():
         raw = read_checkpoint_dict(last)
-        if config is None:
-            config = raw.get("arch")
     elif not resume and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.pt")):
         raise XaiprobeError(f"output directory {out_dir}: already holds checkpoints; pass --resume (resume=True) "
                             "to continue that run or choose another --out")
     elif resume:
         logger.info("resume: no %s yet; starting a new run", last)
-    config = DCGANConfig.from_dict(config) if isinstance(config, dict) else (config or DCGANConfig())
-    if min(config.nz, config.ngf, config.ndf) < 1:
-        raise XaiprobeError(f"architecture nz={config.nz} ngf={config.ngf} ndf={config.ndf}: sizes must be >= 1")
-    arch = config.to_dict()
-    G, D = build_dcgan(config, seed=seed)
-    opt_g, opt_d = make_optimizers(G, D, lr, betas)
-    start, history, time_before = 0, [], 0.0
     if raw is not None:
-        _check_resume(raw, last, arch, data_info, members)
-        load_state_dict_checked(G, raw["generator"], f"resume {last} (generator)")
-        load_state_dict_checked(D, raw["discriminator"], f"resume {last} (discriminator)")
+        if arch is not None:
+            check_kind(raw, last, check_arch(arch))
+        check_data(raw, f"resume {last}", data_info)
+    if init is not None and raw is None:
+        init_raw = _read_init(init)
+    config = resolve_config(arch, config, len(data.attribute_names), resumed=raw, init=init_raw, init_path=init)
+    if recipe is not None and config.name != "aeacgan":
+        raise XaiprobeError("AE-ACGAN training options (--d-noise, --real-label, --no-autoencoder ...): "
+                            "only for --arch aeacgan")
+    arch_dict = config.to_dict()
+    if raw is not None:
+        check_resume(raw, last, arch_dict, data_info, members)
+    labels_all = torch.as_tensor(data.labels[rows], dtype=torch.float32)
+    if config.name == "aeacgan":
+        trainer = AEACGANTrainer(config, seed, lr, betas, recipe or AEACGANRecipe(), labels_all,
+                                 _fixed_images(data, rows, RECON_IMAGES), sample_count, seed, data.attribute_names)
+    else:
+        trainer = DCGANTrainer(config, seed, lr, betas, sample_count, seed)
+    start, history, time_before, init_info = 0, [], 0.0, None
+    if raw is not None:
+        load_weights(trainer.modules, raw, f"resume {last}")
         opts = raw.get("optimizers") or {}
-        if "generator" in opts and "discriminator" in opts:
-            for opt, state in ((opt_g, opts["generator"]), (opt_d, opts["discriminator"])):
-                opt.load_state_dict(state)
+        if all(k in opts for k in trainer.optimizers):
+            for name, opt in trainer.optimizers.items():
+                opt.load_state_dict(opts[name])
                 for group in opt.param_groups:  # this call's lr and betas apply from here on
-                    group["lr"], group["betas"] = float(lr), tuple(betas)
+                    group["lr"], group["betas"] = trainer.lrs[name], tuple(betas)
         else:
             logger.warning("resume %s: no optimizer state in the checkpoint; Adam restarts", last)
         start = int(raw.get("epoch", 0))
         extra = raw.get("extra") or {}
         history = list(extra.get("history", []))
         time_before = float(extra.get("time_s", 0.0))
-    G.to(device).train()
-    D.to(device).train()
-    if channels_last:
-        G.to(memory_format=torch.channels_last)
-        D.to(memory_format=torch.channels_last)
-    for opt in (opt_g, opt_d):  # optimizer state follows the parameters' device
+        init_info = extra.get("init")
+    else:
+        if init_raw is not None:
+            load_weights(trainer.modules, init_raw, f"--init {init}")
+            init_info = {"path": str(init), "epoch": int(init_raw.get("epoch", 0)), "data": init_raw.get("data")}
+        if config.name == "aeacgan":
+            trainer.set_default_labels()
+    for m in trainer.modules.values():
+        m.to(device).train()
+        if channels_last:
+            m.to(memory_format=torch.channels_last)
+    for opt in trainer.optimizers.values():  # optimizer state follows the parameters' device
         for st in opt.state.values():
             for k, v in st.items():
                 if torch.is_tensor(v) and k != "step":
                     st[k] = v.to(device)
 
     hparams = {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "betas": list(betas),
-               "optimizer": "Adam", "loss": "BCEWithLogits, non-saturating G", "channels_last": bool(channels_last),
+               "optimizer": "Adam", **trainer.hparams(), "channels_last": bool(channels_last),
                "autocast_bf16": bool(autocast_bf16), "world_size": world}
     if rank == 0:
         ensure_writable_dir(ckpt_dir)
         ensure_writable_dir(sample_dir)
         cfg_path = out_dir / "config.json"
         record = {"command": command if command is not None else " ".join(sys.argv), "seed": int(seed),
-                  "versions": _versions(), "arch": arch, "data": {**data_info, "n_train": int(rows.size)},
-                  "hyperparameters": hparams, "device": str(device),
+                  "versions": _versions(), "arch": arch_dict, "data": {**data_info, "n_train": int(rows.size)},
+                  "hyperparameters": hparams, "device": str(device), "init": init_info,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         if raw is not None and cfg_path.is_file():
             with contextlib.suppress(ValueError, OSError):
@@ -329,63 +279,54 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
                      "time": record["created"]}]}
         _write_json(cfg_path, record)
 
-    G_run, D_run, d_no_sync = G, D, None
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        ids = [device.index] if device.type == "cuda" else None
-        G_run, D_run = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        d_no_sync = D_run.no_sync
+    trainer.prepare(device, world)
     pixels = _training_pixels(data, rows)
-    fixed_seed = int(seed)
+    rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
     t0 = time.perf_counter()
     for epoch in range(start, int(epochs)):
-        perm = torch.randperm(rows.size, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch, 0))).numpy()
-        if world > 1:  # equal shards so every process takes the same number of steps
-            perm = perm[: rows.size // world * world][rank::world]
-        noise_gen = torch.Generator(device=device).manual_seed(_epoch_seed(seed, epoch, 1, rank))
-        n_batches = -(-perm.size // batch_size)
-        sums = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=device)
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
-                   disable=True if not progress or rank != 0 else None)
-        for b in range(n_batches):
-            pos = perm[b * batch_size:(b + 1) * batch_size]
-            real = to_float_images(pixels[pos]) if pixels is not None else data.images(rows[pos])
-            real = real.to(device, non_blocking=True)
-            if channels_last:
-                real = real.contiguous(memory_format=torch.channels_last)
-            noise = torch.randn(pos.size, config.nz, 1, 1, generator=noise_gen, device=device)
-            stats = train_step(G_run, D_run, opt_g, opt_d, real, noise, autocast_bf16=autocast_bf16,
-                               d_plain=D, d_no_sync=d_no_sync)
-            sums += stats
-            if bar.disable is False and (b % 10 == 0 or b == n_batches - 1):
-                bar.set_postfix(loss_d=f"{stats[0].item():.3f}", loss_g=f"{stats[1].item():.3f}", refresh=False)
-            bar.update(1)
-        bar.close()
-        means = (sums / max(n_batches, 1)).tolist()
-        row = {"epoch": epoch + 1, **dict(zip(STAT_NAMES, means)), "images": int(perm.size) * world,
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(_epoch_seed(seed, epoch, 2, rank))  # dropout masks
+            perm = torch.randperm(rows.size, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch, 0))).numpy()
+            if world > 1:  # equal shards so every process takes the same number of steps
+                perm = perm[: rows.size // world * world][rank::world]
+            noise_gen = torch.Generator(device=device).manual_seed(_epoch_seed(seed, epoch, 1, rank))
+            n_batches = -(-perm.size // batch_size)
+            sums = None
+            bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
+                       disable=True if not progress or rank != 0 else None)
+            for b in range(n_batches):
+                pos = perm[b * batch_size:(b + 1) * batch_size]
+                real = to_float_images(pixels[pos]) if pixels is not None else data.images(rows[pos])
+                real = real.to(device, non_blocking=True)
+                if channels_last:
+                    real = real.contiguous(memory_format=torch.channels_last)
+                stats = trainer.step(real, labels_all[pos].to(device), noise_gen, autocast_bf16=autocast_bf16)
+                sums = stats.double() if sums is None else sums + stats
+                if bar.disable is False and (b % 10 == 0 or b == n_batches - 1):
+                    bar.set_postfix(loss_d=f"{stats[0].item():.3f}", loss_g=f"{stats[1].item():.3f}", refresh=False)
+                bar.update(1)
+            bar.close()
+        row = {"epoch": epoch + 1, **trainer.summarize(sums, n_batches), "images": int(perm.size) * world,
                "time_s": time_before + time.perf_counter() - t0}
         history.append(row)
-        logger.info("epoch %d/%d: loss_d %.4f loss_g %.4f D(x) %.3f D(G(z)) %.3f/%.3f", epoch + 1, epochs, *means)
+        logger.info("epoch %d/%d: %s", epoch + 1, epochs,
+                    " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "images", "time_s")))
         if rank == 0:
             path = ckpt_dir / f"epoch_{epoch + 1:03d}.pt"
+            states = {k: m.state_dict() for k, m in trainer.modules.items()}
             save_checkpoint(
-                path, arch=arch, generator=G.state_dict(), discriminator=D.state_dict(), epoch=epoch + 1,
-                data=data_info, members=members,
-                optimizers={"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
+                path, arch=arch_dict, generator=states["generator"], discriminator=states["discriminator"],
+                encoder=states.get("encoder"), epoch=epoch + 1, data=data_info, members=members,
+                optimizers={k: opt.state_dict() for k, opt in trainer.optimizers.items()},
                 extra={"seed": int(seed), "history": history, "time_s": row["time_s"], "hyperparameters": hparams,
-                       "sample_seed": fixed_seed})
+                       "sample_seed": int(seed), "init": init_info})
             with atomic_path(last) as tmp:
                 shutil.copyfile(path, tmp)
-            save_sample_grid(G, sample_dir / f"epoch_{epoch + 1:03d}.png", n=sample_count,
-                             z=sample_latents(sample_count, config.nz, fixed_seed))
+            trainer.write_images(sample_dir, epoch + 1)
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
         if dist_here:
             dist.destroy_process_group()
-    if not last.is_file() and rank == 0:  # epochs == 0 on a new run: write the initial weights
-        save_checkpoint(last, arch=arch, generator=G.state_dict(), discriminator=D.state_dict(), epoch=0,
-                        data=data_info, members=members,
-                        optimizers={"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
-                        extra={"seed": int(seed), "history": history, "time_s": 0.0, "hyperparameters": hparams})
     return last

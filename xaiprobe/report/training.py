@@ -47,7 +47,10 @@ def write_training_stage(checkpoint, out_dir: str | os.PathLike, command: str = 
                      f"{checkpoint.epoch}: the faces the discriminator learned to judge.", "Generator samples")
     extra = checkpoint.raw.get("extra") or {}
     history = list(extra.get("history") or [])
-    findings = [f"DCGAN with G {count_parameters(checkpoint.generator):,} and D {count_parameters(checkpoint.discriminator):,} "
+    from ..gan.arch import LABELS
+
+    findings = [f"{LABELS.get(checkpoint.kind, checkpoint.kind)} with G {count_parameters(checkpoint.generator):,} and D "
+                f"{count_parameters(checkpoint.discriminator):,} "
                 f"parameters, trained {checkpoint.epoch} epochs on {len(checkpoint.members):,} images of "
                 f"{checkpoint.data.get('spec', '?')}."]
     if history:
