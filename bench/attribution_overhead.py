@@ -2,13 +2,13 @@
 
 Both compute IG (50 steps, gray baseline) of the default-width DCGAN discriminator's logit
 for the same batch of 16 SynthFaces images. The xaiprobe side is the full public call,
-``xaiprobe.attribution.attribute(D, x, "ig")``: it copies D (eval mode, in-place ops off),
+``xaiprobe.attribution.attribute(D, x, "ig")``: it puts D in eval mode (restored after),
 validates the images and builds the target module on every call. The direct side is
 ``captum.attr.IntegratedGradients(D).attribute(x, baselines=0.0, n_steps=50)`` on D in eval
 mode. Calls alternate in rounds (A B, B A, A B ...) so that load from other processes hits
 both alike; the overhead is the median over rounds of (xaiprobe time / direct time) - 1.
 Goal: <= 5%. Because round-to-round noise on a shared machine can exceed 5%, the script also
-times xaiprobe's own per-call work alone (model copy, image checks, target module) and prints
+times xaiprobe's own per-call work alone (eval mode, image checks, target module) and prints
 it as a share of one direct call.
 
 Usage::
@@ -75,15 +75,17 @@ def main(argv=None) -> int:
         ratios.append(times["xaiprobe"] / times["direct"])
         print(f"round {r + 1}: direct {times['direct'] / n * 1e3:7.1f} ms/image   xaiprobe {times['xaiprobe'] / n * 1e3:7.1f} ms/image"
               f"   ratio {ratios[-1]:.3f}")
-    # xaiprobe's own work per call, timed alone (low noise): copy D, validate, build the target
-    from xaiprobe.attribution.methods import check_images
-    from xaiprobe.attribution.targets import build_target, prepare_model
+    # xaiprobe's own work per call, timed alone (low noise): eval mode, validate, build the target
+    from xaiprobe._utils.coerce import evaluating
+    from xaiprobe.attribution import build_target
+    from xaiprobe.attribution._methods import check_images
 
     reps = 20
     t = time.perf_counter()
     for _ in range(reps):
         check_images(x, D)
-        build_target(prepare_model(D), "logit")
+        with evaluating(D):
+            build_target(D, "logit")
     fixed = (time.perf_counter() - t) / reps
     med_d, med_o = statistics.median(t_direct) / n, statistics.median(t_ours) / n
     overhead = statistics.median(ratios) - 1
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
     print(f"  Captum directly : {med_d * 1e3:.1f} ms/image (median)")
     print(f"  xaiprobe        : {med_o * 1e3:.1f} ms/image (median)")
     print(f"  overhead        : {overhead * 100:+.1f}% (median of per-round ratios; goal <= +5%)")
-    print(f"  xaiprobe's fixed work per call (copy, checks, target): {fixed * 1e3:.1f} ms = "
+    print(f"  xaiprobe's fixed work per call (eval mode, checks, target): {fixed * 1e3:.1f} ms = "
           f"{fixed / (med_d * n) * 100:.2f}% of one direct call")
     print(f"  max |difference| of the maps / max |map|: {diff:.2e}")
     return 0

@@ -165,7 +165,11 @@ class StageConfig:
     def command(self, extra: list[tuple[str, Any]] | None = None) -> str:
         """The ``xaiprobe STAGE ...`` line that reproduces this configuration."""
         parts = ["xaiprobe", *self.stage.split()]
-        for flag, value in [*self.cli_options(), *(extra or [])]:
+        own = self.cli_options()
+        for flag, value in [*own, *(extra or [])]:
+            if value is False and any(f == flag for f, _ in own):  # a switch that is on by default, turned off
+                parts.append("--no-" + flag[2:])
+                continue
             if value is None or value is False:
                 continue
             if value is True:

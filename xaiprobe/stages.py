@@ -24,6 +24,20 @@ __all__ = ["STAGES", "register", "load_stage", "execute", "check_stage"]
 
 #: CLI name -> module path, in help order
 STAGES: dict[str, str] = {
+    "extract": "xaiprobe.activations",
+    "merge": "xaiprobe.activations._merge",
+    "probe": "xaiprobe.probes",
+    "dynamics": "xaiprobe.probes._dynamics",
+    "decode": "xaiprobe.probes._decode",
+    "concepts": "xaiprobe.probes._concepts",
+    "attribute": "xaiprobe.attribution._attribute_stage",
+    "filters": "xaiprobe.attribution._filters_stage",
+    "generator": "xaiprobe.attribution._generator_stage",
+    "mia": "xaiprobe.mia",
+    "directions": "xaiprobe.editing._directions_stage",
+    "edit": "xaiprobe.editing._edit_stage",
+    "quality": "xaiprobe.gan.quality",
+    "audit": "xaiprobe.audit",
 }
 
 

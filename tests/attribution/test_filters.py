@@ -6,7 +6,7 @@ import pytest
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import filter_grid, first_conv_weights, receptive_field, top_activating
-from xaiprobe.attribution.filters import parse_channels
+from xaiprobe.attribution import parse_channels
 
 from .attr_helpers import QuadrantD, box_imageset
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import counterfactual_divergence, generator_features, latent_sweep, rank_latent_dims
-from xaiprobe.attribution.generator import normalized_distance
+from xaiprobe.attribution._generator import normalized_distance
 
 
 class PlantedG(nn.Module):

@@ -6,7 +6,7 @@ import torch
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import maximize_activation
-from xaiprobe.attribution.maximization import gaussian_blur, total_variation
+from xaiprobe.attribution._maximization import gaussian_blur, total_variation
 
 from .attr_helpers import QuadrantD
 
@@ -39,3 +39,11 @@ def test_bad_layer_and_steps(tiny_d):
         maximize_activation(tiny_d, "conv7", steps=2)
     with pytest.raises(XaiprobeError, match="steps 0"):
         maximize_activation(tiny_d, "conv2", steps=0)
+
+
+def test_the_callers_model_keeps_its_mode_and_gets_no_gradients(tiny_d):
+    D = tiny_d.train()
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    maximize_activation(D, "conv2", "0:2", steps=3, seed=0)
+    assert D.training and all(p.grad is None and p.requires_grad for p in D.parameters())
+    assert all(torch.equal(before[k], v) for k, v in D.state_dict().items())

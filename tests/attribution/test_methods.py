@@ -7,7 +7,7 @@ import torch
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.attribution import METHODS, attribute
-from xaiprobe.attribution.localization import localization_scores
+from xaiprobe.attribution import localization_scores
 
 from .attr_helpers import FailingD, QuadrantD, count_hooks, quadrant_mask
 
@@ -85,9 +85,9 @@ def test_unknown_gradcam_layer_lists_layers(tiny_d, images):
 
 
 def test_hooks_removed_after_success_and_error(images):
-    from xaiprobe.attribution import build_target, prepare_model
+    from xaiprobe.attribution import build_target
 
-    D = prepare_model(FailingD())
+    D = FailingD().eval()
     fwd = build_target(D, "logit")
     attribute(D, images[:2], "gradcam", target=fwd, layer="conv1")
     assert count_hooks(D) == 0
@@ -99,12 +99,16 @@ def test_hooks_removed_after_success_and_error(images):
 
 def test_inplace_activations_do_not_change_gradcam(tiny_d, images):
     """In-place LeakyReLU after a hooked layer leaves Grad-CAM unchanged (Captum clones outputs)."""
-    from xaiprobe.attribution import build_target, prepare_model
+    from xaiprobe._utils.coerce import private_copy
+    from xaiprobe.attribution import build_target
 
+    kept = tiny_d.eval()
+    off = private_copy(tiny_d)
+    for m in off.modules():
+        if getattr(m, "inplace", False):
+            m.inplace = False
+    assert kept.main[4].inplace and not off.main[4].inplace
     for layer in ("main.3", "conv2", "main.6"):
-        kept = prepare_model(tiny_d)
-        off = prepare_model(tiny_d, disable_inplace=True)
-        assert kept.main[4].inplace and not off.main[4].inplace
         a = attribute(kept, images[:2], "gradcam", target=build_target(kept, "logit"), layer=layer)
         b = attribute(off, images[:2], "gradcam", target=build_target(off, "logit"), layer=layer)
         torch.testing.assert_close(a, b)
@@ -113,3 +117,15 @@ def test_inplace_activations_do_not_change_gradcam(tiny_d, images):
 def test_unknown_option_is_one_line(tiny_d, images):
     with pytest.raises(XaiprobeError, match="method ig: got an unexpected keyword argument 'n_step'.*n_steps"):
         attribute(tiny_d, images[:1], "ig", n_step=3)
+
+
+def test_the_callers_model_is_used_in_eval_mode_and_left_as_it_was(tiny_d, images):
+    """No copy, no move, no gradient left on the parameters, the training mode restored."""
+    D = tiny_d.train()
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    for m in ("ig", "gradcam", "occlusion"):
+        attribute(D, images[:2], m, n_steps=4) if m == "ig" else attribute(D, images[:2], m)
+    assert D.training and all(m.training for m in D.modules())
+    assert all(p.grad is None for p in D.parameters())
+    assert all(torch.equal(before[k], v) for k, v in D.state_dict().items())  # BatchNorm statistics untouched
+    assert count_hooks(D) == 0

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from xaiprobe.attribution import AttributionMethod, randomization_cascade, sanity_check
-from xaiprobe.attribution.sanity import randomize, spearman_per_image
+from xaiprobe.attribution._sanity import randomize, spearman_per_image
 
 from .attr_helpers import QuadrantD
 

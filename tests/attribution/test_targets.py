@@ -7,8 +7,7 @@ import torch
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.activations.hooks import run_with_cache
-from xaiprobe.attribution import attribute, build_target, parse_target, prepare_model
-from xaiprobe.attribution.targets import LayerOutput, TargetSpec
+from xaiprobe.attribution import LayerOutput, TargetSpec, attribute, build_target, parse_target
 
 from .attr_helpers import FailingD, count_hooks
 
@@ -28,7 +27,8 @@ def test_parse_target():
     assert parse_target("logit") == TargetSpec("logit")
     assert parse_target("concept:Smiling@conv3") == TargetSpec("concept", "Smiling", "conv3")
     assert str(parse_target("concept:Blond_Hair@main.7")) == "concept:Blond_Hair@main.7"
-    with pytest.raises(XaiprobeError, match="valid targets are logit and concept:NAME@LAYER"):
+    assert parse_target("aux:Smiling") == TargetSpec("aux", "Smiling") and str(parse_target("aux:Smiling")) == "aux:Smiling"
+    with pytest.raises(XaiprobeError, match="valid targets are logit, concept:NAME@LAYER .* and aux:NAME"):
         parse_target("realness")
     with pytest.raises(XaiprobeError, match="concept:NAME@LAYER"):
         parse_target("concept:Smiling")
@@ -38,7 +38,7 @@ def test_parse_target():
 def test_concept_target_equals_probe_on_layer(tmp_path, tiny_d, images, pooling):
     probe, X = _fit_probe(tiny_d, images, "conv3", pooling)
     probe.save(tmp_path / "probe_conv3.pt", layer="conv3", attribute_names=["Smiling", "Young"], pooling=pooling)
-    D = prepare_model(tiny_d)
+    D = tiny_d.eval()
     tgt = build_target(D, "concept:Young@conv3", probes=tmp_path)
     with torch.no_grad():
         got = tgt(images)
@@ -57,7 +57,7 @@ def test_concept_target_equals_probe_on_layer(tmp_path, tiny_d, images, pooling)
 
 def test_concept_target_stops_at_layer(tiny_d, images):
     """Later layers are not run, so they cannot alter the captured activation."""
-    D = prepare_model(tiny_d)
+    D = tiny_d.eval()
     calls = []
     h = D.main[11].register_forward_hook(lambda *a: calls.append(1))
     try:
@@ -107,7 +107,7 @@ def test_concept_target_from_decoder_file(tmp_path, tiny_d, images):
     Y = np.array([[0, 1], [1, 0]] * (len(X) // 2), dtype=np.int8)
     dec = ConceptDecoder(hidden=8, max_epochs=3).fit(X, Y, concept_names=["Smiling", "Male"])
     dec.save(tmp_path / "decoder_conv2.pt", layer="conv2", concept_names=["Smiling", "Male"], pooling="avg2")
-    tgt = build_target(prepare_model(tiny_d), "concept:Male@conv2", probes=tmp_path)
+    tgt = build_target(tiny_d.eval(), "concept:Male@conv2", probes=tmp_path)
     with torch.no_grad():
         got = tgt(images)[:, 0].numpy()
         want = dec.to_module()(torch.as_tensor(X))[:, 1].numpy()
@@ -120,3 +120,41 @@ def test_probe_from_other_pooling_is_one_line(tmp_path, tiny_d, images):
     probe.save(tmp_path / "probe_conv3.pt", layer="conv3", attribute_names=["Smiling", "Young"], pooling="none")
     with pytest.raises(XaiprobeError, match="the probe takes 16 features but layer conv3 gives 1024"):
         attribute(tiny_d, images[:2], "saliency", target="concept:Smiling@conv3", probes=tmp_path)
+
+
+class AuxD(torch.nn.Module):
+    """A discriminator with an auxiliary attribute head: forward -> logit, aux_logits -> (n, 2)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.trunk = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, 4), torch.nn.Flatten())
+        self.logit = torch.nn.Linear(4 * 16 * 16, 1)
+        self.aux = torch.nn.Linear(4 * 16 * 16, 2)
+
+    def forward(self, x):
+        return self.logit(self.trunk(x))[:, 0]
+
+    def aux_logits(self, x):
+        return self.aux(self.trunk(x))
+
+
+def test_aux_target_selects_a_column_of_the_auxiliary_head(images):
+    D = AuxD().eval()
+    tgt = build_target(D, "aux:Male", aux_names=["Smiling", "Male"])
+    with torch.no_grad():
+        torch.testing.assert_close(tgt(images), D.aux_logits(images)[:, 1:2])
+    D.attribute_names = ["Smiling", "Male"]  # names from the model itself
+    with torch.no_grad():
+        torch.testing.assert_close(build_target(D, "aux:Smiling")(images), D.aux_logits(images)[:, :1])
+    a = attribute(D, images[:2], "saliency", target="aux:Male")
+    b = attribute(D, images[:2], "saliency", target="logit")
+    assert a.shape == (2, 64, 64) and not torch.allclose(a, b)
+    with pytest.raises(XaiprobeError, match="its attributes are Smiling, Male"):
+        build_target(D, "aux:Bald")
+
+
+def test_aux_target_on_a_model_without_an_auxiliary_head_is_one_line(tiny_d, images):
+    with pytest.raises(XaiprobeError, match=r"^target aux:Smiling: the model \(Discriminator\) has no auxiliary "
+                                            r"attribute head \(aux_logits\); use target logit"):
+        attribute(tiny_d, images[:1], "saliency", target="aux:Smiling")

@@ -27,7 +27,7 @@ def test_shipped_control_is_reused_by_the_attack_settings_of_the_demo(tmp_path):
     """The shipped positive control matches what `mia --control` would train for the shipped model."""
     from xaiprobe.cli.cmd_demo import _install_shipped_control, _remove_shipped_control, _shipped_checkpoint
     from xaiprobe.gan.checkpoint import load_checkpoint
-    from xaiprobe.mia.control import CONTROL_BATCH_SIZE, CONTROL_EPOCHS, CONTROL_MEMBERS, _trained_epochs
+    from xaiprobe.mia._control import CONTROL_BATCH_SIZE, CONTROL_EPOCHS, CONTROL_MEMBERS, _trained_epochs
 
     main_ck = load_checkpoint(_shipped_checkpoint())
     control_dir = tmp_path / "mia" / "control"

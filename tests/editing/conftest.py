@@ -61,9 +61,9 @@ def planted_orthogonal():
 @pytest.fixture(scope="module")
 def tiny_artifacts(tmp_path_factory):
     """A tiny DCGAN checkpoint, an untrained width-4 classifier and directions fitted with them."""
-    from xaiprobe.data.synthfaces import ATTRIBUTES
+    from xaiprobe.data.synthfaces import DEFAULT_ATTRIBUTES as ATTRIBUTES
     from xaiprobe.editing.classifier import AttributeClassifier, save_classifier
-    from xaiprobe.editing.directions import fit_directions
+    from xaiprobe.editing import fit_directions
     from xaiprobe.gan.checkpoint import load_checkpoint
     from xaiprobe.testing.data import tiny_faces
     from xaiprobe.testing.models import tiny_checkpoint

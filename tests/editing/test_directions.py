@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.editing.directions import (Directions, assign_components, conditional_directions, fit_directions,
+from xaiprobe.editing import (Directions, assign_components, conditional_directions, fit_directions,
                                          ganspace_components, lstsq_directions, parse_methods, sefa_components,
                                          svm_directions)
 from xaiprobe.testing.models import tiny_dcgan

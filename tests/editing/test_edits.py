@@ -7,9 +7,9 @@ import torch
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.cli.main import main
-from xaiprobe.editing.directions import Directions
-from xaiprobe.editing.edits import edit_images, edit_latents, parse_alphas, run_edit
-from xaiprobe.editing.plots import plot_edit_grid
+from xaiprobe.editing import (Directions, edit_images, edit_latents, parse_alphas, plot_edit_grid, run_edit,
+                              run_editing)
+from xaiprobe.report import Section
 from xaiprobe.testing.models import tiny_dcgan
 
 
@@ -41,26 +41,29 @@ def test_edit_latents_and_grid_shape():
     assert (H, W) == (2 + 4 * 66, 2 + 3 * 66)
 
 
-def test_edit_command_writes_grids(tiny_artifacts, tmp_path, capsys):
-    out = tmp_path / "edit"
+def test_edit_command_writes_grids(tiny_artifacts, tmp_path):
     rc = main(["edit", "--checkpoint", str(tiny_artifacts.checkpoint), "--directions", str(tiny_artifacts.directions),
-               "--attr", "Smiling", "--alphas", "-2:2:5", "--method", "lstsq,sefa", "--n", "3", "--out", str(out)])
+               "--attributes", "Smiling", "--alphas=-2:2:5", "--methods", "lstsq,sefa", "--n", "3",
+               "--out", str(tmp_path)])
     assert rc == 0
+    out = tmp_path / "editing"
     assert (out / "edit_lstsq_Smiling.png").is_file() and (out / "edit_sefa_Smiling.svg").is_file()
-    figs = json.loads((out / "figures.json").read_text())
-    assert {f["file"] for f in figs} == {"edit_lstsq_Smiling.png", "edit_sefa_Smiling.png"}
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["alphas"] == [-2, -1, 0, 1, 2] and summary["n"] == 3
+    sec = Section.load(out)
+    assert {f.file for f in sec.figures} == {"edit_lstsq_Smiling.png", "edit_sefa_Smiling.png"}
+    assert sec.numbers == {"grids": 2} and sec.tables == []
+    results = json.loads((out / "results.json").read_text())
+    assert results["alphas"] == [-2, -1, 0, 1, 2] and results["n"] == 3
 
 
 def test_edit_with_classifier_writes_quality(tiny_artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("XAIPROBE_CACHE", str(tmp_path / "cache"))
-    s = run_edit(tiny_artifacts.checkpoint, tiny_artifacts.directions, tmp_path, attributes="Young,Male",
-                 methods="lstsq", quality_methods="lstsq,ganspace", alphas="-1:1:3", n=2,
-                 classifier=tiny_artifacts.classifier, n_quality=4, progress=False)
+    res = run_edit(tmp_path, checkpoint=tiny_artifacts.checkpoint, directions=tiny_artifacts.directions,
+                   attributes="Young,Male", methods="lstsq", quality_methods="lstsq,ganspace", alphas="-1:1:3", n=2,
+                   classifier=tiny_artifacts.classifier, n_quality=4)
+    s, out = res.summary, tmp_path / "editing"
     assert len(s["quality"]["rows"]) == 4 and s["grids"] == ["edit_lstsq_Young.png", "edit_lstsq_Male.png"]
-    assert (tmp_path / "quality.csv").read_text().splitlines()[0].startswith("method,attribute,slope")
-    assert (tmp_path / "entanglement_ganspace.png").is_file()
+    assert (out / "quality.csv").read_text().splitlines()[0].startswith("method,attribute,slope")
+    assert (out / "entanglement_ganspace.png").is_file()
 
 
 def _err(capsys):
@@ -70,14 +73,17 @@ def _err(capsys):
 def test_edit_bad_input_exit_2(tiny_artifacts, tmp_path, capsys):
     base = ["edit", "--checkpoint", str(tiny_artifacts.checkpoint), "--directions", str(tiny_artifacts.directions),
             "--out", str(tmp_path / "o")]
-    assert main(base + ["--attr", "Bald"]) == 2
+    assert main(base + ["--attributes", "Bald"]) == 2
     err = _err(capsys)
     assert len(err) == 1 and "'Bald'" in err[0] and "Smiling, Eyeglasses, Young, Male, Blond_Hair" in err[0]
-    assert main(base + ["--alphas", "-3:3:many"]) == 2
-    assert "alphas" in _err(capsys)[0]
-    assert main(base + ["--method", "pca"]) == 2
+    assert main(base + ["--alphas", "3:3:many"]) == 2
+    assert "--alphas '3:3:many'" in _err(capsys)[0]
+    assert main(base + ["--methods", "pca"]) == 2
     err = _err(capsys)
-    assert len(err) == 1 and "'pca'" in err[0] and "it has lstsq, svm" in err[0]
+    assert len(err) == 1 and "--methods 'pca': not a valid choice" in err[0]
+    assert main(base + ["--n", "0"]) == 2
+    assert "--n 0: out of range" in _err(capsys)[0]
+    assert not (tmp_path / "o" / "editing").exists()
 
 
 def test_direction_file_from_another_generator(tiny_artifacts, tmp_path, capsys, caplog):
@@ -88,39 +94,49 @@ def test_direction_file_from_another_generator(tiny_artifacts, tmp_path, capsys,
     assert rc == 2
     err = _err(capsys)
     assert len(err) == 1 and "latent size 16" in err[0] and "nz=8" in err[0]
-    same = Directions({"lstsq": torch.eye(5, 8)}, other.attribute_names, 8, "0" * 64)
-    run_edit(tiny_artifacts.checkpoint, same, tmp_path / "w", attributes="Young", n=1, alphas="0,1")
+    same = Directions({"lstsq": torch.eye(5, 8)}, other.attribute_names, 8, "0" * 64).save(tmp_path / "nz8.pt")
+    run_edit(tmp_path / "w", checkpoint=tiny_artifacts.checkpoint, directions=same, attributes="Young", n=1,
+             alphas="0,1")
     assert "fitted on generator" in caplog.text
 
 
 def test_directions_command(tiny_artifacts, tmp_path, capsys):
-    out = tmp_path / "d.pt"
     rc = main(["directions", "--checkpoint", str(tiny_artifacts.checkpoint), "--classifier",
-               str(tiny_artifacts.classifier), "--out", str(out), "--n", "100", "--methods", "lstsq,sefa"])
+               str(tiny_artifacts.classifier), "--out", str(tmp_path), "--n", "100", "--methods", "lstsq,sefa"])
     assert rc == 0
-    d = Directions.load(out)
+    d = Directions.load(tmp_path / "directions" / "directions.pt")
     assert d.methods == ["lstsq", "sefa"] and d.nz == 8
-    assert "held-out R2" in capsys.readouterr().out
+    sec = Section.load(tmp_path / "directions")
+    assert {k for k in sec.numbers if k.startswith("r2/")} == {f"r2/{a}" for a in d.attribute_names}
+    assert sec.numbers["r2/Young"] == d.info["lstsq_r2"]["Young"]
+    assert sec.numbers["cosine/sefa/Male"] == d.info["cosine_to_lstsq"]["sefa"]["Male"]
+    capsys.readouterr()
     assert main(["directions", "--checkpoint", str(tiny_artifacts.checkpoint), "--classifier",
-                 str(tiny_artifacts.classifier), "--out", str(out), "--methods", "lstsq,umap"]) == 2
+                 str(tiny_artifacts.classifier), "--out", str(tmp_path), "--methods", "lstsq,umap"]) == 2
     assert "umap" in _err(capsys)[0]
     assert main(["directions", "--checkpoint", str(tmp_path / "nope.pt"), "--classifier",
-                 str(tiny_artifacts.classifier), "--out", str(out)]) == 2
+                 str(tiny_artifacts.classifier), "--out", str(tmp_path)]) == 2
+    assert "nope.pt: no such file" in _err(capsys)[0]
+    assert main(["directions", "--checkpoint", str(tiny_artifacts.checkpoint), "--out", str(tmp_path)]) == 2
+    assert "--classifier: required" in _err(capsys)[0]
 
 
-def test_run_editing_writes_the_stage(tiny_artifacts, tmp_path, monkeypatch):
-    from xaiprobe.editing.edits import run_editing
-
+def test_run_editing_writes_both_stages(tiny_artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("XAIPROBE_CACHE", str(tmp_path / "cache"))
+    res = run_editing(tmp_path, tiny_artifacts.checkpoint, tiny_artifacts.classifier, n=100, methods="lstsq,sefa",
+                      alphas="-1:1:3", n_grid=2, n_quality=3)
     out = tmp_path / "editing"
-    s = run_editing(tiny_artifacts.checkpoint, tiny_artifacts.classifier, out, n=100, methods="lstsq,sefa",
-                    alphas="-1:1:3", n_grid=2, n_quality=3, progress=False)
-    assert (out / "directions.pt").is_file() and (out / "quality.csv").is_file()
-    saved = json.loads((out / "summary.json").read_text())
+    assert (tmp_path / "directions" / "directions.pt").is_file() and (out / "quality.csv").is_file()
+    saved = json.loads((out / "results.json").read_text())
     assert saved["directions"]["methods"] == ["lstsq", "sefa"]
     assert {r["method"] for r in saved["quality"]["rows"]} == {"lstsq", "sefa"}
-    assert saved["grids"] == [f"edit_lstsq_{a}.png" for a in s["attributes"]]
+    assert saved["grids"] == [f"edit_lstsq_{a}.png" for a in res.summary["attributes"]]
     assert "Smiling" in saved["quality"]["regions"]  # average SynthFaces mouth mask
-    files = {f["file"] for f in json.loads((out / "figures.json").read_text())}
+    sec = Section.load(out)
+    files = {f.file for f in sec.figures}
     assert {"edit_lstsq_Young.png", "entanglement_sefa.png", "edit_slope.png", "logit_paths.png"} <= files
     assert all((out / f).is_file() for f in files)
+    for m in ("lstsq", "sefa"):
+        assert sec.numbers[f"quality/{m}/mean/leakage"] == pytest.approx(
+            np.mean([r["leakage"] for r in saved["quality"]["rows"] if r["method"] == m]))
+    assert Section.load(tmp_path / "directions").stage == "directions"

@@ -4,10 +4,9 @@ import pytest
 import torch
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.editing.directions import Directions, fit_directions
-from xaiprobe.editing.plots import plot_concept_curves, plot_entanglement, plot_method_comparison
-from xaiprobe.editing.quality import concept_curves, edit_quality, format_quality_table, path_metrics, write_quality
-from xaiprobe.testing.models import tiny_dcgan
+from xaiprobe.editing import (Directions, concept_curves, edit_quality, fit_directions, format_quality_table,
+                              path_metrics, plot_concept_curves, plot_entanglement, plot_method_comparison,
+                              write_quality)
 
 
 def test_planted_direction_edits_are_monotonic_and_disentangled(planted_orthogonal, tmp_path):
@@ -84,10 +83,11 @@ def _fit_decoders(D, directory):
     return faces.attribute_names
 
 
-def test_concept_curves_through_decoders(tiny_artifacts, tmp_path, capsys):
+def test_concept_curves_through_decoders(tiny_artifacts, tmp_path):
     from xaiprobe.cli.main import main
     from xaiprobe.gan.checkpoint import load_checkpoint
-    from xaiprobe.probes.decoders import load_decoders
+    from xaiprobe.probes import load_decoders
+    from xaiprobe.report import Section
 
     ck = load_checkpoint(tiny_artifacts.checkpoint)
     names = _fit_decoders(ck.discriminator, tmp_path / "dec")
@@ -101,17 +101,18 @@ def test_concept_curves_through_decoders(tiny_artifacts, tmp_path, capsys):
     with pytest.raises(XaiprobeError, match="xaiprobe decode"):
         concept_curves(ck.discriminator, {}, ck.generator, dirs)
     rc = main(["edit", "--checkpoint", str(tiny_artifacts.checkpoint), "--directions", str(tiny_artifacts.directions),
-               "--attr", "Young", "--alphas", "-2:2:3", "--n", "2", "--decoders", str(tmp_path / "dec"),
+               "--attributes", "Young", "--alphas=-2:2:3", "--n", "2", "--decoders", str(tmp_path / "dec"),
                "--out", str(tmp_path / "e")])
     assert rc == 0
-    assert "D conv3 P(Young)" in capsys.readouterr().out
-    assert (tmp_path / "e" / "concept_Young.png").is_file()
+    sec = Section.load(tmp_path / "e" / "editing")
+    assert 0 <= sec.numbers["concepts/Young/conv3/start"] <= 1 and 0 <= sec.numbers["concepts/Young/conv3/end"] <= 1
+    assert (tmp_path / "e" / "editing" / "concept_Young.png").is_file()
 
 
 def test_spearman_matches_scipy():
     from scipy.stats import spearmanr
 
-    from xaiprobe.editing.quality import spearman
+    from xaiprobe._utils.numeric import spearman
 
     rng = np.random.default_rng(0)
     for _ in range(5):

@@ -7,7 +7,7 @@ import pytest
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.mia import MIAResult, attack_scores, calibration_split
-from xaiprobe.mia.metrics import MeasurabilityWarning, best_threshold
+from xaiprobe.mia import MeasurabilityWarning, best_threshold
 
 
 def _scores(shift, n=1200, seed=0):
@@ -77,7 +77,7 @@ def test_too_few_test_nonmembers_warns_and_reports_none():
     assert res.metrics["tpr@0.01fpr"] is None and res.metrics["tpr@0.001fpr"] is None
     assert res.metrics["min_measurable_fpr"] == pytest.approx(1 / 60)
     assert len(res.warnings) == 2
-    assert "n/a" in str(res)
+    assert "TPR@0.01FPR —" in str(res)  # not measurable: the shared missing-value mark
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = attack_scores(sm, sn, n_bootstrap=50, fprs=(0.05,))

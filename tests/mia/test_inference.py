@@ -6,9 +6,9 @@ import torch
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.gan.checkpoint import load_checkpoint, save_checkpoint
 from xaiprobe.mia import MembershipInference, membership_attack, select_samples
-from xaiprobe.mia.samples import index_space
+from xaiprobe.mia._samples import index_space
 
-pytestmark = pytest.mark.filterwarnings("ignore::xaiprobe.mia.metrics.MeasurabilityWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::xaiprobe.mia.MeasurabilityWarning")
 
 
 def test_index_space():
@@ -80,6 +80,7 @@ def test_membership_inference_class_on_images(faces, tiny_ckpt):
     res = mi.attack(xm, xn, n_bootstrap=20, fprs=(0.25,))
     assert res.scores_members.shape == (16,)
     assert D.training  # the model's mode is restored after scoring
+    assert mi.model is D and all(p.grad is None for p in D.parameters())  # used as given: not copied
     assert np.allclose(mi.scores(xm), res.scores_members)
 
 

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.mia.metrics import (MeasurabilityWarning, attack_metrics, best_threshold, logan_precision,
+from xaiprobe.mia import (MeasurabilityWarning, attack_metrics, best_threshold, logan_precision,
                                   roc_auc, roc_curve, threshold_metrics, tpr_at_fpr)
 
 
@@ -115,3 +115,18 @@ def test_bad_scores_raise():
         roc_auc([], [0.0])
     with pytest.raises(XaiprobeError, match="between 0 and 1"):
         tpr_at_fpr([1.0], [0.0], 1.5)
+
+
+def test_auc_is_the_shared_roc_auc_and_the_bootstrap_code_agrees_with_it():
+    """The point AUC is xaiprobe._utils.numeric.roc_auc; the weighted ROC code of the bootstrap
+    replicates gives the same value on unit weights (ties included)."""
+    from xaiprobe._utils.numeric import roc_auc as shared
+    from xaiprobe.mia._metrics import _auc_from_roc, _grouped, _roc_from_groups
+
+    rng = np.random.default_rng(3)
+    sm, sn = np.round(rng.normal(0.3, 1, 57), 1), np.round(rng.normal(0, 1, 41), 1)
+    want = shared(np.r_[np.ones(57), np.zeros(41)], np.r_[sm, sn])
+    metrics, _ = attack_metrics(sm, sn, threshold=0.0, n_bootstrap=0, fprs=(0.1,))
+    assert metrics["auc"] == want and roc_auc(sm, sn) == want
+    fpr, tpr = _roc_from_groups(*_grouped(sm, sn, np.ones((1, 57)), np.ones((1, 41))))
+    assert _auc_from_roc(fpr, tpr)[0] == pytest.approx(want, abs=1e-12)

@@ -94,22 +94,23 @@ def run(args) -> int:
     c = str(ckpt)
     acts = run_dir / "activations.h5"
     steps = [
-        ("extract", ["extract", "--checkpoint", c, "--data", images, "--all-layers", "--pooling", "avg2",
-                     "--split", "all", "--out", str(acts), "--overwrite", *dev]),
-        ("probe", ["probe", "--activations", str(acts), "--out", str(run_dir / "probes"),
+        ("extract", ["extract", "--checkpoint", c, "--data", images, "--layers", "all", "--pooling", "avg2",
+                     "--split", "all", "--out", str(run_dir), "--overwrite", *dev]),
+        ("probe", ["probe", "--activations", str(acts), "--out", str(run_dir),
                    "--cs", "0.001,0.01,0.1", "--bootstrap", "100", *dev]),
-        ("decode", ["decode", "--activations", str(acts), "--out", str(run_dir / "decoders"), "--no-plots", *dev]),
-        ("concepts", ["decode", "--decoders", str(run_dir / "decoders"), "--checkpoint", c,
-                      "--images", "generated:1000", "--real", images, "--out", str(run_dir / "concepts"), *dev]),
+        ("decode", ["decode", "--activations", str(acts), "--out", str(run_dir), "--no-plots", *dev,
+                    *(["--probes", str(run_dir / "probes")] if "probe" not in skip else [])]),
+        ("concepts", ["concepts", "--decoders", str(run_dir / "decoders"), "--checkpoint", c,
+                      "--images", "generated:1000", "--real", images, "--out", str(run_dir), *dev]),
         ("attribute", ["attribute", "--checkpoint", c, "--images", images, "--n", "8",
-                       "--method", "ig,saliency,gradcam", "--steps", "20", "--sanity-n", "4",
+                       "--methods", "ig,saliency,gradcam", "--steps", "20", "--sanity-n", "4",
                        "--localization-n", "16", "--target", "concept:Smiling@conv3",
-                       "--probes", str(run_dir / "probes"), "--out", str(run_dir / "attribution"), *dev]),
+                       "--probes", str(run_dir / "probes"), "--out", str(run_dir), *dev]),
         ("filters", ["filters", "--checkpoint", c, "--data", images, "--layer", "conv3", "--channels", "0:4",
-                     "--n", "600", "--steps", "30", "--out", str(run_dir / "filters"), *dev]),
+                     "--n", "600", "--steps", "30", "--out", str(run_dir), *dev]),
         ("generator", ["generator", "--checkpoint", c, "--dims", "8", "--pairs", "16",
-                       "--out", str(run_dir / "generator"), *dev]),
-        ("mia", ["mia", "--checkpoint", c, "--data", data_all, "--control", "--out", str(run_dir / "mia"), *dev]),
+                       "--out", str(run_dir), *dev]),
+        ("mia", ["mia", "--checkpoint", c, "--data", data_all, "--control", "--out", str(run_dir), *dev]),
     ]
     for name, argv in steps:
         if name in skip:
@@ -124,12 +125,12 @@ def run(args) -> int:
         clf = run_dir / "editing" / "classifier.pt"
         _step("classifier", ["classifier", "train", "--data", images, "--epochs", "3", "--width", "16",
                              "--out", str(clf), *dev], log)
-        dirs = run_dir / "editing" / "directions.pt"
+        dirs = run_dir / "directions" / "directions.pt"
         _step("directions", ["directions", "--checkpoint", c, "--classifier", str(clf), "--n", "2000",
-                             "--out", str(dirs), *dev], log)
+                             "--out", str(run_dir), *dev], log)
         _step("edit", ["edit", "--checkpoint", c, "--directions", str(dirs), "--classifier", str(clf),
-                       "--attr", "all", "--method", "lstsq", "--alphas=-3:3:7", "--n", "6",
-                       "--decoders", str(run_dir / "decoders"), "--out", str(run_dir / "editing"), *dev], log)
+                       "--attributes", "all", "--methods", "lstsq", "--alphas=-3:3:7", "--n", "6",
+                       "--decoders", str(run_dir / "decoders"), "--out", str(run_dir), *dev], log)
     total = time.perf_counter() - t_start
     write_json(run_dir / "config.json", {
         "command": _command_line(args), "checkpoint": str(ckpt), "data": data_all, "images": images,
@@ -208,11 +209,11 @@ def _print_summary(run_dir, per_stage: int = 2) -> None:
 
     known = [s for s, _ in STAGES]
     extra = sorted(p.name for p in run_dir.iterdir()
-                   if p.is_dir() and p.name not in known and p.name != "report" and (p / "summary.json").exists())
+                   if p.is_dir() and p.name not in known and p.name != "report"
+                   and ((p / "summary.json").exists() or (p / "section.json").exists()))
     for stage in known + extra:
-        if stage == "activations":
-            findings = _activations_findings(run_dir / "activations.h5")
-        else:
+        findings = _section_findings(run_dir / stage)
+        if findings is None:
             p = run_dir / stage / "summary.json"
             if not p.exists():
                 continue
@@ -224,13 +225,14 @@ def _print_summary(run_dir, per_stage: int = 2) -> None:
             print(f"  {stage:<11} {f}")
 
 
-def _activations_findings(path) -> list:
+def _section_findings(stage_dir) -> list | None:
+    """The findings of a stage's section.json, or None when it has none."""
     from .._utils.errors import XaiprobeError
-    from ..report.activations import describe_store, store_finding
+    from ..report import Section
 
-    if not path.is_file():
-        return []
+    if not (stage_dir / "section.json").is_file():
+        return None
     try:
-        return [store_finding(describe_store(path))]
-    except (XaiprobeError, OSError, KeyError, ValueError):
-        return []
+        return list(Section.load(stage_dir).findings)
+    except XaiprobeError:
+        return None

@@ -11,8 +11,7 @@ import logging
 import sys
 
 #: subcommand module names under xaiprobe.cli, in help order
-COMMANDS = ["train", "data", "layers", "extract", "merge", "probe", "decode", "attribute",
-            "filters", "generator", "mia", "classifier", "directions", "edit", "report", "demo"]
+COMMANDS = ["train", "data", "layers", "classifier", "report", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
