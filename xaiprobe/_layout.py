@@ -4,7 +4,7 @@
 RUN/config.json              what produced the run
 RUN/checkpoints/epoch_NNN.pt, last.pt
 RUN/samples/
-RUN/activations.h5
+RUN/activations.h5           (RUN/activations.shard-I-of-N.h5: the shards `xaiprobe merge` joins)
 RUN/<stage>/                 one directory per stage: section.json, figures, tables, artifacts
 RUN/report/index.html
 ```
@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["config_path", "checkpoints_dir", "last_checkpoint", "samples_dir", "activations_path", "stage_dir",
-           "report_path", "run_of_checkpoint"]
+__all__ = ["config_path", "checkpoints_dir", "last_checkpoint", "samples_dir", "activations_path",
+           "activations_shard_path", "stage_dir", "report_path", "run_of_checkpoint"]
 
 
 def config_path(run: str | os.PathLike) -> Path:
@@ -36,6 +36,10 @@ def samples_dir(run: str | os.PathLike) -> Path:
 
 def activations_path(run: str | os.PathLike) -> Path:
     return Path(run) / "activations.h5"
+
+
+def activations_shard_path(run: str | os.PathLike, i: int, n: int) -> Path:
+    return Path(run) / f"activations.shard-{int(i)}-of-{int(n)}.h5"
 
 
 def stage_dir(run: str | os.PathLike, stage: str) -> Path:

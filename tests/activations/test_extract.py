@@ -10,12 +10,12 @@ import torch
 
 from .conftest import PlainD, SigmoidD, count_hooks
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.activations import extract as extract_mod
-from xaiprobe.activations import writer as writer_mod
-from xaiprobe.activations.extract import extract_activations, partial_path
+from xaiprobe.activations import _extract as extract_mod
+from xaiprobe.activations import _writer as writer_mod
+from xaiprobe.activations import ActivationStore, extract_activations
+from xaiprobe.activations._extract import partial_path
 from xaiprobe.activations.hooks import run_with_cache
 from xaiprobe.activations.plugin import load_discriminator
-from xaiprobe.activations.store import ActivationStore
 from xaiprobe.data.base import ImageSet
 from xaiprobe.gan.checkpoint import load_checkpoint
 
@@ -218,7 +218,8 @@ def test_generic_discriminator_and_logit_layer(faces, tmp_path):
     out = extract_activations(D, faces, tmp_path / "a.h5", layers="all", pooling="mean", progress=False)
     with ActivationStore(out) as s:
         assert s.layers == ["conv1", "conv2", "conv3"] and s["conv2"].shape == (len(faces), 8)
-        assert s.layer_attrs("conv3")["module_path"] == "head.0"
+        assert s.layer_attrs("conv3")["module_path"] == "head.1"
+        assert s.layer_attrs("conv3")["records"] == "block output after LeakyReLU (Conv2d → LeakyReLU)"
         with torch.no_grad():
             np.testing.assert_allclose(s.logits, D(faces.images()).numpy(), rtol=1e-5, atol=1e-6)
         assert not s.member.any()
@@ -273,7 +274,7 @@ def test_bad_options(checkpoint, faces, tmp_path):
 
 CHILD = """
 import sys
-from xaiprobe.activations import extract as em
+from xaiprobe.activations import _extract as em
 from xaiprobe.testing.data import tiny_faces
 
 orig = em._iter_batches
@@ -353,3 +354,49 @@ def test_chunks_align_with_batches_and_damaged_partial_is_one_error(checkpoint, 
         extract_activations(checkpoint, faces, out, layers=["conv1", "conv3"], batch_size=8, compression="gzip",
                             resume=True, progress=False)
     assert part.exists() and not out.exists()  # nothing lost, nothing made to look complete
+
+
+def test_second_writer_of_the_same_output_is_refused_and_the_first_completes(checkpoint, faces, tmp_path):
+    """Two extractions to one --out: the second refuses before touching the first one's partial file."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    out = tmp_path / "o.h5"
+    proc = subprocess.Popen([sys.executable, str(script), str(checkpoint), str(out)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("batch")  # the first writer holds OUT.partial, mid-extraction
+        size = partial_path(out).stat().st_size
+        for kwargs in ({}, {"overwrite": True}, {"resume": True}):
+            with pytest.raises(XaiprobeError, match=r"another extraction \(pid \d+\) is writing this output") as e:
+                extract_activations(checkpoint, faces, out, layers="all", batch_size=4, compression="gzip",
+                                    progress=False, **kwargs)
+            assert "\n" not in str(e.value)
+        assert partial_path(out).stat().st_size >= size and not out.exists()
+        proc.communicate("\n" * 20, timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    ref = extract_activations(checkpoint, faces, tmp_path / "ref.h5", layers="all", batch_size=4, compression="gzip",
+                              progress=False)
+    da, db = _datasets(out), _datasets(ref)
+    assert sorted(da) == sorted(db) and all(np.array_equal(da[k], db[k]) for k in da)
+    assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_file_failing_verification_never_takes_the_final_name(checkpoint, faces, tmp_path, monkeypatch):
+    real = extract_mod._run
+
+    def stops_short(f, D, source, layer_list, logit, pooling, tdtype, batch_size, n, part, out, progress):
+        real(f, D, source, layer_list, logit, pooling, tdtype, batch_size, n, part, out, progress)
+        with h5py.File(part, "r+") as g:  # marked complete, but with rows missing
+            g.attrs["rows_done"] = n - 3
+
+    monkeypatch.setattr(extract_mod, "_run", stops_short)
+    out = tmp_path / "a.h5"
+    with pytest.raises(XaiprobeError, match="failed verification") as e:
+        extract_activations(checkpoint, faces, out, layers="conv1", batch_size=16, progress=False)
+    assert "\n" not in str(e.value)
+    assert not out.exists() and partial_path(out).exists()

@@ -12,12 +12,49 @@ from xaiprobe.activations.hooks import (ActivationRecorder, alias_table, describ
 from xaiprobe.testing.models import tiny_dcgan
 
 
-def test_generic_module_gets_conv_aliases_in_conv2d_order(plain_d):
-    assert alias_table(plain_d) == {"conv1": "features.0", "conv2": "features.2", "conv3": "head.0"}
+def test_generic_module_gets_conv_aliases_at_block_outputs(plain_d):
+    """One Conv2d -> one alias, at the activation that follows it in its nn.Sequential."""
+    assert alias_table(plain_d) == {"conv1": "features.1", "conv2": "features.3", "conv3": "head.1"}
     name, path, module = resolve_layer(plain_d, "conv3")
-    assert (name, path) == ("conv3", "head.0") and module is plain_d.head[0]
-    assert resolve_layer(plain_d, "features.2")[0] == "conv2"  # a module path maps back to its alias
+    assert (name, path) == ("conv3", "head.1") and module is plain_d.head[1]
+    assert resolve_layer(plain_d, "features.3")[0] == "conv2"  # a module path maps back to its alias
+    assert resolve_layer(plain_d, "features.2")[0] == "features.2"  # the conv itself has no alias
     assert resolve_layer(plain_d, plain_d.head[3])[1] == "head.3"  # the module itself
+
+
+class FunctionalD(nn.Module):
+    """Activations applied in forward: no activation module follows the convs."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 4, 2, 1)
+        self.block = nn.Sequential(nn.Conv2d(4, 8, 4, 2, 1), nn.BatchNorm2d(8), nn.Dropout(0.1), nn.ReLU())
+        self.head = nn.Linear(8 * 16 * 16, 1)
+
+    def forward(self, x):
+        return self.head(self.block(nn.functional.relu(self.c1(x))).flatten(1))[:, 0]
+
+
+def test_aliases_skip_normalization_and_keep_conv_output_without_activation_module():
+    D = FunctionalD().eval()
+    assert alias_table(D) == {"conv1": "c1", "conv2": "block.3"}
+    records = {i.alias: i.records for i in describe_layers(D, (3, 64, 64)) if i.alias}
+    assert records == {"conv1": "Conv2d output (no activation module follows it)",
+                       "conv2": "block output after ReLU (Conv2d → BatchNorm2d → Dropout → ReLU)"}
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _, cache = run_with_cache(D, x, ["conv2"])
+        assert torch.equal(cache["conv2"], D.block(nn.functional.relu(D.c1(x))))
+
+
+def test_describe_layers_says_what_dcgan_aliases_record():
+    _, D = tiny_dcgan(0)
+    rec = {i.alias: i.records for i in describe_layers(D.eval()) if i.alias}
+    assert rec["conv1"] == "block output after LeakyReLU (Conv2d → LeakyReLU)"
+    assert rec["conv3"] == "block output after LeakyReLU (Conv2d → BatchNorm2d → LeakyReLU)"
+    assert rec["conv5"] == "Conv2d output (no activation module follows it)"
+    leaves = {i.module_path: i.records for i in describe_layers(D.eval()) if not i.alias}
+    assert leaves["main.5"] == "Conv2d output, before BatchNorm2d → LeakyReLU"
 
 
 def test_unknown_layer_lists_valid_names(plain_d):
@@ -55,10 +92,11 @@ def test_recorded_conv_output_is_cloned_before_inplace_relu(plain_d):
     with torch.no_grad():
         expected = plain_d.features[0](x)  # the conv output, computed on its own
     assert (expected < 0).any()  # LeakyReLU would change these values in place
-    _, cache = run_with_cache(plain_d, x, ["conv1"])
-    assert torch.equal(cache["conv1"], expected)
+    _, cache = run_with_cache(plain_d, x, ["features.0", "conv1"])
+    assert torch.equal(cache["features.0"], expected)
     post_relu = nn.functional.leaky_relu(expected, 0.2)
-    assert not torch.equal(cache["conv1"], post_relu)
+    assert not torch.equal(cache["features.0"], post_relu)
+    assert torch.equal(cache["conv1"], post_relu)
 
 
 def test_dcgan_aliases_and_inplace_safety():
@@ -119,6 +157,7 @@ def test_logits_of_with_logit_layer():
 
 def test_describe_layers_shapes(plain_d):
     info = {i.module_path: i for i in describe_layers(plain_d, (3, 64, 64))}
-    assert info["features.0"].alias == "conv1" and info["features.0"].output_shape == (4, 32, 32)
+    assert info["features.1"].alias == "conv1" and info["features.1"].output_shape == (4, 32, 32)
+    assert info["features.0"].alias == "" and info["features.0"].records == "Conv2d output, before LeakyReLU"
     assert info["head.3"].output_shape == (1,) and info["head.3"].n_params == 4 * 64 + 1
     assert count_hooks(plain_d) == 0

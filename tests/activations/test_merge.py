@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.activations.extract import extract_activations
-from xaiprobe.activations.merge import merge_shards
-from xaiprobe.activations.store import ActivationStore
+from xaiprobe.activations import ActivationStore, extract_activations, merge_shards
 
 
 def _extract(checkpoint, faces, out, **kw):
@@ -85,3 +83,18 @@ def test_merge_refuses_bad_sets(checkpoint, faces, tmp_path, monkeypatch):
     with pytest.raises(XaiprobeError, match="no shard files"):
         merge_shards([], tmp_path / "m.h5")
     assert not (tmp_path / "m.h5").exists() and not (tmp_path / "m.h5.partial").exists()
+
+
+def test_merge_refuses_while_another_run_writes_the_output(checkpoint, faces, tmp_path):
+    from xaiprobe._utils.outputs import exclusive
+
+    parts = [extract_activations(checkpoint, faces, tmp_path / f"p{i}.h5", layers="conv1", pooling="mean",
+                                 shard=(i, 2), progress=False) for i in range(2)]
+    out = tmp_path / "m.h5"
+    with exclusive(out, "extraction"):
+        with pytest.raises(XaiprobeError, match=r"another extraction \(pid \d+\) is writing this output"):
+            merge_shards(parts, out)
+    assert not out.exists() and not out.with_name(out.name + ".partial").exists()
+    merge_shards(parts, out)
+    with ActivationStore(out) as m:
+        assert len(m) == len(faces)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.activations.extract import extract_activations
+from xaiprobe.activations import extract_activations
 from xaiprobe.activations.plugin import import_factory, load_discriminator, load_weights
-from xaiprobe.activations.store import ActivationStore
+from xaiprobe.activations import ActivationStore
 
 PLUGIN = textwrap.dedent('''
     import torch

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from xaiprobe._utils.errors import XaiprobeError
-from xaiprobe.activations.extract import extract_activations
-from xaiprobe.activations.store import ActivationStore
+from xaiprobe.activations import extract_activations
+from xaiprobe.activations import ActivationStore
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from xaiprobe.activations import ActivationStore
-from xaiprobe.probes.controls import pixel_control, random_init_store, shuffle_within_splits
+from xaiprobe.probes._controls import pixel_control, random_init_store, shuffle_within_splits
 
 
 def test_shuffle_keeps_class_counts_per_split_and_breaks_link():
@@ -43,5 +43,5 @@ def test_random_init_skipped_with_how_to_enable(tiny_run, tmp_path):
     D.config = None  # an nn.Module whose architecture is not recorded
     act = extract_activations(D, tiny_run["data"], tmp_path / "a.h5", layers=["conv2"], pooling="mean", progress=False)
     with ActivationStore(act) as store:
-        with pytest.warns(UserWarning, match="random_init control skipped: .*cannot be rebuilt.*--no-controls"):
+        with pytest.warns(UserWarning, match="random_init control skipped: .*cannot be rebuilt.*--controls none"):
             assert random_init_store(store, tmp_path) is None

@@ -9,9 +9,36 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.probes.linear import ChunkedFeatures, LinearProbe
+
+#: scikit-learn checks LinearProbe does not pass, and why
+EXPECTED_FAILED = {
+    "check_supervised_y_2d": "a 2-D y is A binary attributes (0/1 indicator columns, -1 = missing); a column "
+                             "vector of 3 classes is refused with a one-line error instead of being raveled",
+}
+
+
+@parametrize_with_checks([LinearProbe(Cs=(0.1, 1.0, 10.0), max_iter=100)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _fitted_state(est) -> dict:
+    return {k: v for k, v in vars(est).items() if k.endswith("_")}
+
+
+def _assert_same_state(a, b):
+    sa, sb = _fitted_state(a), _fitted_state(b)
+    assert sorted(sa) == sorted(sb)
+    for k in sa:
+        if isinstance(sa[k], np.ndarray):
+            assert sa[k].dtype == sb[k].dtype and np.array_equal(sa[k], sb[k], equal_nan=sa[k].dtype.kind == "f"), k
+        else:
+            assert sa[k] == sb[k], k
 
 
 def _split(X, Y, split):
@@ -66,11 +93,34 @@ def test_sklearn_contract(planted_data):
     assert probe.predict(X).dtype == np.int8
 
 
-def test_chooses_C_without_val_by_internal_holdout(planted_data):
+def test_chooses_C_on_an_internal_holdout_then_refits_on_every_row(planted_data):
     X, Y, _ = planted_data
-    probe = LinearProbe(Cs=(1e-3, 1e-1, 10.0)).fit(X, Y)
-    assert probe.val_scores_.shape == (3, Y.shape[1])
-    assert set(probe.C_) <= {1e-3, 1e-1, 10.0}
+    probe = LinearProbe(Cs=(1e-3, 1e-1, 10.0), val_fraction=0.25, random_state=3).fit(X, Y)
+    assert probe.val_scores_.shape == (3, Y.shape[1]) and set(probe.C_) <= {1e-3, 1e-1, 10.0}
+    # the scores are those of the grid on the held-out quarter of the rows
+    held = np.sort(np.random.default_rng(3).permutation(len(X))[:150])
+    rest = np.setdiff1d(np.arange(len(X)), held)
+    grid = LinearProbe(Cs=(1e-3, 1e-1, 10.0)).fit(X[rest], Y[rest], X[held], Y[held])
+    np.testing.assert_allclose(probe.val_scores_, grid.val_scores_)
+    np.testing.assert_array_equal(probe.C_, grid.C_)
+    # ... and the probe is the one refitted with those C on every training row
+    refit = LinearProbe(C=probe.C_).fit(X, Y)
+    np.testing.assert_allclose(probe.coef_, refit.coef_, atol=1e-6)
+    np.testing.assert_allclose(probe.mean_, X.mean(0), rtol=1e-5)
+    # nothing hidden: every attribute is a parameter or fitted state
+    assert all(k in probe.get_params() or k.endswith("_") for k in vars(probe))
+
+
+def test_one_dimensional_labels_are_a_standard_classifier():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.array(["cat", "dog", "eel"])[np.argmax(X[:, :3], axis=1)]
+    probe = LinearProbe(C=1.0).fit(X, y)
+    assert list(probe.classes_) == ["cat", "dog", "eel"] and not probe.multilabel_
+    assert probe.predict_proba(X).shape == (300, 3) and probe.score(X, y) > 0.9
+    binary = LinearProbe(C=1.0).fit(X, X[:, 0] > 0)
+    assert binary.decision_function(X).shape == (300,) and binary.predict_proba(X).shape == (300, 2)
+    np.testing.assert_array_equal(binary.predict(X), binary.decision_function(X) > 0)
 
 
 def test_to_module_matches_predict_proba(planted_data):
@@ -83,13 +133,19 @@ def test_to_module_matches_predict_proba(planted_data):
 
 def test_save_load_round_trip(tmp_path, planted_data):
     X, Y, split = planted_data
-    probe = LinearProbe().fit(X[split == 0], Y[split == 0], X[split == 1], Y[split == 1], attribute_names=["a", "b", "c"])
-    path = probe.save(tmp_path / "probe_conv3.pt", layer="conv3", pooling="mean", module_path="main.7")
-    back = LinearProbe.load(path)
+    probe = LinearProbe().fit(X[split == 0], Y[split == 0], X[split == 1], Y[split == 1], attribute_names=["a", "b", "c"],
+                              layer="conv3", pooling="mean", module_path="main.7")
+    back = LinearProbe.load(probe.save(tmp_path / "probe_conv3.pt"))
+    _assert_same_state(back, probe)  # a loaded probe equals the fitted one, attribute for attribute
+    assert back.get_params() == probe.get_params()
     np.testing.assert_allclose(back.predict_proba(X), probe.predict_proba(X))
     assert back.layer_ == "conv3" and back.pooling_ == "mean" and back.attribute_names_ == ["a", "b", "c"]
-    np.testing.assert_array_equal(back.C_, probe.C_)
-    assert back.get_params()["Cs"] == tuple(probe.Cs)
+    labels = LinearProbe(C=1.0).fit(X, np.array(["no", "yes"])[Y[:, 0]])
+    _assert_same_state(LinearProbe.load(labels.save(tmp_path / "p.pt")), labels)
+    # metadata given to save() is recorded on the probe too
+    probe.save(tmp_path / "p2.pt", layer="conv4", pooling="avg2")
+    _assert_same_state(LinearProbe.load(tmp_path / "p2.pt"), probe)
+    assert probe.layer_ == "conv4"
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -155,12 +211,12 @@ def test_bad_labels_and_feature_count(planted_data):
     with pytest.raises(XaiprobeError, match="0/1"):
         LinearProbe(C=1.0).fit(X, Y * 3)
     probe = LinearProbe(C=1.0).fit(X, Y)
-    with pytest.raises(XaiprobeError, match="features"):
+    with pytest.raises(XaiprobeError, match="X has 5 features, but LinearProbe is expecting 40 features"):
         probe.predict(X[:, :5])
 
 
 def test_batched_lbfgs_solves_independent_problems_each_to_its_optimum():
-    from xaiprobe.probes.linear import batched_lbfgs
+    from xaiprobe.probes._lbfgs import batched_lbfgs
 
     rng = np.random.default_rng(0)
     P, A = 20, 4

@@ -1,9 +1,9 @@
 import numpy as np
 
-from xaiprobe.probes.plots import (embed_umap, plot_concept_distribution, plot_confusion, plot_layer_epoch_heatmap,
+from xaiprobe.probes._plots import (embed_umap, plot_concept_distribution, plot_confusion, plot_layer_epoch_heatmap,
                                    plot_metric_by_layer)
-from xaiprobe.probes.run import COLUMNS, ProbeReport
-from xaiprobe.report.style import savefig
+from xaiprobe.probes._run import COLUMNS, ProbeReport
+from xaiprobe._utils.figures import savefig
 
 
 def _report():
@@ -44,3 +44,12 @@ def test_umap_embedding_separates_planted_clusters():
     spread = emb[:40].std(0).mean() + emb[40:].std(0).mean()
     assert gap > 2 * spread
     assert embed_umap(X[:, :1]).shape == (80, 2)  # one feature: shown as is
+
+
+def test_plotting_leaves_the_callers_matplotlib_settings_alone():
+    import matplotlib
+
+    before, backend = dict(matplotlib.rcParams), matplotlib.get_backend()
+    fig, _ = plot_metric_by_layer(_report())
+    assert fig.axes[0].xaxis._major_tick_kw.get("gridOn", True)  # drawn in the house style (grid on)
+    assert dict(matplotlib.rcParams) == before and matplotlib.get_backend() == backend

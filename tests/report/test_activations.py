@@ -1,27 +1,11 @@
-"""The report's Activations section and its robustness to partial runs; the Run overview."""
+"""The report's robustness to partial runs; the Run overview. (The Activations section is the
+extract stage's: tests/activations/test_section.py.)"""
 import logging
 import re
-import shutil
 
-import pytest
 
 from xaiprobe.report.html import build_report
 from xaiprobe.report.style import write_json
-
-
-@pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory):
-    """A complete activation file of a tiny DCGAN on 20 SynthFaces (every alias, avg2 pooling)."""
-    from xaiprobe.activations.extract import extract_activations
-    from xaiprobe.testing.data import tiny_faces
-    from xaiprobe.testing.models import tiny_checkpoint
-
-    root = tmp_path_factory.mktemp("acts")
-    data = tiny_faces(20)
-    ck = tiny_checkpoint(root / "tiny.pt", data, seed=0)
-    path = extract_activations(ck, data, out=root / "activations.h5", layers="all", pooling="avg2",
-                               command="xaiprobe extract --data synthfaces:20 --all-layers", progress=False)
-    return path
 
 
 def _run_with_stage(tmp_path):
@@ -33,46 +17,6 @@ def _run_with_stage(tmp_path):
 def _section(text, sid):
     m = re.search(rf'<section id="{sid}">(.*?)</section>', text, flags=re.S)
     return m.group(1) if m else None
-
-
-def test_activations_section_lists_every_layer(tiny_store, tmp_path):
-    from xaiprobe.activations.store import ActivationStore
-
-    run = _run_with_stage(tmp_path)
-    shutil.copyfile(tiny_store, run / "activations.h5")
-    text = build_report(run).read_text()
-    sec = _section(text, "activations")
-    assert sec is not None and '<a href="#activations">' in text
-    ids = re.findall(r'<section id="([^"]+)">', text)
-    assert ids.index("activations") < ids.index("probes")  # data-flow order
-    with ActivationStore(tiny_store) as store:
-        layers = [(a, store.layer_attrs(a), store[a].shape) for a in store.layers]
-        names = store.attribute_names
-    assert len(layers) == 5
-    for alias, attrs, shape in layers:
-        row = re.search(rf"<tr><td>{alias}</td><td>{re.escape(attrs['module_path'])}</td>"
-                        rf"<td>{'×'.join(map(str, shape[1:]))}</td><td>{'×'.join(map(str, attrs['full_shape']))}</td>"
-                        r"<td>avg2</td><td>float16</td>", sec)
-        assert row, alias
-    assert "<td>images</td><td>20</td>" in sec and ", ".join(names) in sec
-    assert "xaiprobe extract --data synthfaces:20 --all-layers" in sec
-    assert "train 16 · val 2 · test 2" in sec
-
-
-def test_truncated_or_partial_activations_do_not_stop_the_report(tiny_store, tmp_path, caplog):
-    run = _run_with_stage(tmp_path)
-    raw = tiny_store.read_bytes()
-    (run / "activations.h5").write_bytes(raw[: len(raw) // 3])
-    with caplog.at_level(logging.WARNING, logger="xaiprobe.report"):
-        text = build_report(run).read_text()
-    assert _section(text, "activations") is None and _section(text, "probes") is not None
-    assert "skipping the Activations section" in caplog.text
-    caplog.clear()
-    (run / "activations.h5").unlink()
-    (run / "activations.h5.partial").write_bytes(raw[:1000])
-    with caplog.at_level(logging.WARNING, logger="xaiprobe.report"):
-        text = build_report(run).read_text()
-    assert _section(text, "activations") is None and "did not finish" in caplog.text
 
 
 def test_overview_renders_the_stages_as_a_table(tmp_path):

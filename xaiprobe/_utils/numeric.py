@@ -157,22 +157,24 @@ def spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def fmt(v, digits: int = 3) -> str:
+def fmt(v, digits: int = 3, sign: bool = False) -> str:
     """A number as the report and findings print it: ``—`` for missing/NaN, ``digits`` decimals,
-    scientific for very small or large magnitudes, integers as integers."""
+    scientific for very small or large magnitudes, integers as integers; ``sign`` prints a ``+``
+    before positive values (a difference: ``+0.091``). A value that rounds to zero prints as 0."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
+    plus = "+" if sign else ""
     if isinstance(v, (int, np.integer)):
-        return str(int(v))
+        return f"{int(v):{plus}d}"
     if isinstance(v, (float, np.floating)):
         v = float(v)
         if math.isinf(v):
             return "∞" if v > 0 else "-∞"
-        if v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e5):
+        if v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e5) and not sign:
             return f"{v:.{max(digits - 1, 1)}e}"
-        return f"{v:.{digits}f}"
+        return f"{round(v, digits) + 0.0:{plus}.{digits}f}"
     return str(v)
 
 

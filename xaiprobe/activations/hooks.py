@@ -1,8 +1,24 @@
 """Layer names, aliases and the activation recorder.
 
-A layer is named by its module path (``main.5``), by an alias (``conv3``, from the model's
-``aliases`` table; any other discriminator gets conv1..convK by order of its Conv2d layers),
-or passed as the nn.Module itself.
+A layer is named by its module path (``main.5``), by an alias (``conv3``), or passed as the
+nn.Module itself.
+
+Aliases have one meaning for every model: **an alias records a block's output, after its
+activation** (a block = a convolution or linear layer with its normalization and activation).
+
+* A model may provide its own table as an ``aliases`` attribute (alias -> module path), written
+  to this meaning: the DCGAN discriminator's ``conv1``..``conv4`` are its LeakyReLU outputs and
+  ``conv5`` the final convolution, whose output is the logit; the AE-ACGAN networks have tables
+  of their own.
+* Any other nn.Module gets ``conv1``..``convK``, one per Conv2d in the order of
+  ``named_modules()``. Each is attached to the first activation module that follows the Conv2d
+  in the same ``nn.Sequential`` (normalization and dropout in between are skipped). A Conv2d with
+  no activation module after it there (an activation applied functionally in ``forward``, or the
+  last layer) keeps the Conv2d output.
+
+:func:`describe_layers` (``xaiprobe layers``) says for every alias what it records, e.g.
+"block output after LeakyReLU (Conv2d → BatchNorm2d → LeakyReLU)" or "Conv2d output (no
+activation module follows it)".
 """
 from __future__ import annotations
 
@@ -15,13 +31,80 @@ from torch import nn
 
 from .._utils.errors import XaiprobeError
 
+#: modules that end a block (the output an alias records)
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+               nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Tanh, nn.Sigmoid, nn.Softplus,
+               nn.LogSigmoid, nn.Softsign, nn.Threshold)
+#: modules between a layer and its activation that a block skips over
+NORMALIZATIONS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.InstanceNorm1d,
+                  nn.InstanceNorm2d, nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm,
+                  nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity)
+
+
+def _siblings(model: nn.Module, path: str):
+    """(parent path, [(name, module)] of the parent nn.Sequential, index of ``path``) or None."""
+    parent_path, _, name = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    if not isinstance(parent, nn.Sequential):
+        return None
+    children = list(parent.named_children())
+    names = [n for n, _ in children]
+    return (parent_path, children, names.index(name)) if name in names else None
+
+
+def _following(model: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
+    """The normalization/dropout modules after ``path`` in its nn.Sequential, up to and including
+    the first activation (empty when none follows there)."""
+    found = _siblings(model, path)
+    if found is None:
+        return []
+    parent_path, children, i = found
+    out = []
+    for name, m in children[i + 1:]:
+        full = f"{parent_path}.{name}" if parent_path else name
+        if isinstance(m, ACTIVATIONS):
+            return out + [(full, m)]
+        if not isinstance(m, NORMALIZATIONS):
+            break
+        out.append((full, m))
+    return []
+
+
+def _block_output(model: nn.Module, conv_path: str) -> str:
+    """The first activation after ``conv_path`` in its nn.Sequential, else ``conv_path`` itself."""
+    after = _following(model, conv_path)
+    return after[-1][0] if after else conv_path
+
+
 def alias_table(model: nn.Module) -> dict[str, str]:
-    """Alias -> module path. The model's own ``aliases`` when it has them, else conv1..convK."""
+    """Alias -> module path. The model's own ``aliases`` when it has them, else conv1..convK at
+    each Conv2d's block output (see the module docstring)."""
     table = getattr(model, "aliases", None)
     if isinstance(table, dict) and table:
         return dict(table)
     convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    return {f"conv{i + 1}": name for i, name in enumerate(convs)}
+    return {f"conv{i + 1}": _block_output(model, name) for i, name in enumerate(convs)}
+
+
+def records(model: nn.Module, path: str) -> str:
+    """What the output of module ``path`` is, in words: a block output after its activation, or
+    a layer's own output (and what follows it)."""
+    m = model.get_submodule(path) if path else model
+    kind = type(m).__name__
+    if isinstance(m, ACTIVATIONS):
+        found = _siblings(model, path)
+        chain = [kind]
+        if found is not None:
+            _, children, i = found
+            for _, prev in reversed(children[:i]):
+                chain.insert(0, type(prev).__name__)
+                if not isinstance(prev, NORMALIZATIONS + ACTIVATIONS):
+                    break
+        return f"block output after {kind}" + (f" ({' → '.join(chain)})" if len(chain) > 1 else "")
+    after = _following(model, path)
+    if after:
+        return f"{kind} output, before {' → '.join(type(x).__name__ for _, x in after)}"
+    return f"{kind} output (no activation module follows it)"
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -78,16 +161,20 @@ def resolve_layers(model: nn.Module, names) -> list[tuple[str, str, nn.Module]]:
 
 @dataclass
 class LayerInfo:
+    """One hookable layer: its alias ("" when it has none), module path, module type, output
+    shape for one image, parameter count and what its output is (see :func:`records`)."""
+
     alias: str
     module_path: str
     module_type: str
     output_shape: tuple
     n_params: int
+    records: str = ""
 
 
 def describe_layers(model: nn.Module, image_shape: Sequence[int] = (3, 64, 64)) -> list[LayerInfo]:
-    """Alias, module path, type, output shape (one image) and parameter count of every layer
-    worth probing: aliased layers first, then each leaf module."""
+    """Alias, module path, type, output shape (one image), parameter count and what it records,
+    of every layer worth probing: aliased layers first, then each leaf module."""
     aliases = alias_table(model)
     rev = {v: k for k, v in aliases.items()}
     leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
@@ -111,7 +198,7 @@ def describe_layers(model: nn.Module, image_shape: Sequence[int] = (3, 64, 64)) 
         for h in hooks:
             h.remove()
     return [LayerInfo(rev.get(p, ""), p, type(modules[p]).__name__, shapes.get(p, ()),
-                      sum(x.numel() for x in modules[p].parameters())) for p in paths]
+                      sum(x.numel() for x in modules[p].parameters()), records(model, p)) for p in paths]
 
 
 def check_pooling(pooling: str | None) -> str:

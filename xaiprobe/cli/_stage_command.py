@@ -17,6 +17,10 @@ class StageCommand:
         add_arguments(p, mod.Config)
         p.add_argument("--out", required=True, metavar="RUN",
                        help=f"run directory; the stage writes RUN/{mod.NAME}/ (section.json, figures, tables)")
+
+        def error(message):  # argparse's own errors on one line too (exit 2)
+            p.exit(2, f"{p.prog}: error: {message}; see {p.prog} --help\n")
+        p.error = error
         return p
 
     def run(self, args) -> int:

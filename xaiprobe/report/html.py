@@ -301,11 +301,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         if stage in contract:
             continue
         d = run / stage
-        if stage == "activations":
-            from .activations import render_activations
-
-            s = render_activations(run / "activations.h5", d if d.is_dir() else None, title, stage)
-        elif not d.is_dir():
+        if not d.is_dir():
             continue
         else:
             s = render_stage(d, title, stage)

@@ -96,12 +96,12 @@ def pixel_control(store, data=None, size: int = PIXEL_SIZE):
 
 def _random_model(arch: dict, seed: int):
     name = (arch or {}).get("name", "dcgan")
-    if name == "dcgan" and "ndf" in (arch or {}):
-        from ..gan.dcgan import build_dcgan
+    if (name == "dcgan" and "ndf" in (arch or {})) or name == "aeacgan":
+        from ..gan.arch import build_models
 
-        return build_dcgan(arch, seed=seed)[1]
+        return build_models(arch, seed=seed)["discriminator"]
     if name == "plugin" and arch.get("model"):
-        from ..activations.plugin import load_discriminator
+        from ..activations import load_discriminator
 
         return load_discriminator(model=arch["model"], random_init=True, seed=seed).discriminator
     return None
@@ -114,7 +114,7 @@ def random_init_store(store, out_dir, data=None, seed: int = 0, batch_size: int 
     from ..activations import ActivationStore, extract_activations
 
     how = ("probe an activations file written by `xaiprobe extract --checkpoint C` from a data spec "
-           "(it records the architecture and data), or pass controls=False / --no-controls")
+           "(it records the architecture and data), or pass controls=False / --controls none")
     if store.attrs.get("random_init"):
         warnings.warn("random_init control skipped: the activations are already of a random-init discriminator",
                       stacklevel=2)

@@ -1,8 +1,9 @@
 """Probe metrics: accuracy, balanced accuracy and ROC-AUC with bootstrap confidence intervals;
 top-1 accuracy and confusion matrix for single-label concepts.
 
-Point estimates come from :mod:`sklearn.metrics`; the bootstrap is vectorized over resamples
-(one rank computation for all of them) and seeded, so the same inputs give the same intervals.
+ROC-AUC and the bootstrap intervals come from :mod:`xaiprobe._utils.numeric` (vectorized over
+resamples and seeded, so the same inputs give the same intervals); balanced accuracy and the
+confusion matrix from :mod:`sklearn.metrics`.
 """
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import numpy as np
 from sklearn import metrics as skm
 
 from .._utils.errors import XaiprobeError
-from .._utils.numeric import BINARY_METRICS, bootstrap_binary  # noqa: F401
+from .._utils.numeric import bootstrap_binary, roc_auc, two_classes
 
+__all__ = ["binary_metrics", "bootstrap_ci", "probe_metrics", "top1_accuracy", "confusion", "bootstrap_top1",
+           "roc_auc", "two_classes"]
 
 
 def _check_binary(y, score) -> tuple[np.ndarray, np.ndarray]:
@@ -23,10 +26,6 @@ def _check_binary(y, score) -> tuple[np.ndarray, np.ndarray]:
     return y[keep].astype(np.int8), score[keep]
 
 
-from .._utils.numeric import auc_rows as _auc_rows  # noqa: E402
-from .._utils.numeric import roc_auc, roc_auc_columns, two_classes  # noqa: E402,F401
-
-
 def binary_metrics(y, prob, threshold: float = 0.5) -> dict:
     """``{"auc", "acc", "bacc", "n", "pos_rate"}`` for labels ``y`` (n,) and probabilities ``prob`` (n,).
 
@@ -35,7 +34,7 @@ def binary_metrics(y, prob, threshold: float = 0.5) -> dict:
     """
     y, prob = _check_binary(y, prob)
     pred = (prob >= threshold).astype(np.int8)
-    auc = float(skm.roc_auc_score(y, prob)) if two_classes(y) else float("nan")
+    auc = roc_auc(y, prob)
     out = {"auc": auc, "acc": float((pred == y).mean()) if y.size else float("nan")}
     if two_classes(y):
         out["bacc"] = float(skm.balanced_accuracy_score(y, pred))

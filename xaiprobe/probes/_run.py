@@ -1,14 +1,13 @@
 """Probe every layer × attribute of an activations file, with controls: :func:`probe_store`.
 
 Writes into ``out_dir`` (default ``RUN/probes`` beside the activations file): ``results.json``
-and ``results.csv`` (the tidy table), ``probe_<layer>.pt``, ``summary.json``, ``figures.json``
-and the plots.
+and ``results.csv`` (the tidy table), ``probe_<layer>.pt`` and the plots, all staged in a
+temporary directory and moved in together at the end (a run that stops on bad input leaves
+``out_dir`` as it was); the random-init control's activations are cached in ``out_dir/controls``.
 """
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -17,16 +16,24 @@ from pathlib import Path
 import numpy as np
 
 from .._utils.errors import XaiprobeError
-from .._utils.io import atomic_path, ensure_writable_dir
-from . import metrics as M
-from .controls import pixel_control, random_init_store, shuffle_within_splits
-from .linear import DEFAULT_CS, ChunkedFeatures, LinearProbe, NonFiniteFeatures
+from .._utils.figures import write_json
+from .._utils.io import ensure_writable_dir
+from .._utils.outputs import exclusive, staged_dir
+from . import _metrics as M
+from ._controls import pixel_control, random_init_store, shuffle_within_splits
+from ._features import ChunkedFeatures, NonFiniteFeatures
+from ._io import write_csv
+from .linear import DEFAULT_CS, LinearProbe
+
+__all__ = ["ProbeReport", "probe_store", "COLUMNS", "CONTROLS", "open_store", "check_labels", "check_layers",
+           "rows_by_split", "fill_row", "derive"]
 
 log = logging.getLogger(__name__)
 
 #: the random-init control's D is seeded with this + seed (unlike a checkpoint's own init seed)
 RANDOM_INIT_SEED = 10_000
 
+CONTROLS = ("random_init", "pixels", "shuffled")
 COLUMNS = ["layer", "attribute", "source", "auc", "auc_lo", "auc_hi", "acc", "acc_lo", "acc_hi", "bacc", "bacc_lo",
            "bacc_hi", "C", "selectivity", "delta_random", "delta_pixels", "train_auc", "top1", "top1_lo", "top1_hi",
            "n_train", "n_test", "pos_rate"]
@@ -50,6 +57,10 @@ class ProbeReport:
         Control name -> "done" or the reason it was skipped.
     confusion : dict
         Single-label only: ``{layer: {source: (K, K) list}}`` on the test split.
+    notes : list of str
+        Attributes probed with a caveat (one class in the val split: C chosen by log-loss).
+    figures : list of xaiprobe.report.Figure
+        The plots written into ``out_dir``.
     out_dir : Path or None
     """
 
@@ -62,6 +73,8 @@ class ProbeReport:
     confusion: dict = field(default_factory=dict)
     source_file: str = ""
     out_dir: Path | None = None
+    notes: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
 
     def table(self, source: str | None = None, layer: str | None = None, attribute: str | None = None) -> list:
         """Rows filtered by source / layer / attribute."""
@@ -98,20 +111,13 @@ class ProbeReport:
     def to_json(self) -> dict:
         return {"source_file": self.source_file, "layers": self.layers, "attribute_names": self.attribute_names,
                 "concept_type": self.concept_type, "columns": COLUMNS, "rows": self.rows, "skipped": self.skipped,
-                "controls": self.controls, "confusion": self.confusion}
+                "controls": self.controls, "confusion": self.confusion, "notes": self.notes}
 
     def save(self, out_dir) -> Path:
         """Write results.json and results.csv into ``out_dir``."""
-        from ..report.style import write_json
-
         out_dir = ensure_writable_dir(out_dir)
         write_json(out_dir / "results.json", self.to_json())
-        with atomic_path(out_dir / "results.csv") as tmp:
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-                w.writeheader()
-                for r in self.rows:
-                    w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+        write_csv(out_dir / "results.csv", self.rows, COLUMNS)
         return out_dir
 
     @classmethod
@@ -122,16 +128,22 @@ class ProbeReport:
         p = Path(path)
         p = p / "results.json" if p.is_dir() else p
         if not p.is_file():
-            raise XaiprobeError(f"probe results {p}: no such file; run `xaiprobe probe --activations FILE` first")
-        with open(p) as f:
-            d = json.load(f)
+            raise XaiprobeError(f"probe results {p}: no such file; run `xaiprobe probe --activations FILE --out RUN` "
+                                "first (its results are in RUN/probes)")
+        try:
+            with open(p) as f:
+                d = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise XaiprobeError(f"probe results {p}: unreadable ({exc}); run `xaiprobe probe` again") from None
         rows = [{k: (float("nan") if v is None else v) for k, v in r.items()} for r in d["rows"]]
         return cls(rows, d["layers"], d["attribute_names"], d.get("concept_type", "multilabel"), d.get("skipped", []),
-                   d.get("controls", {}), d.get("confusion", {}), d.get("source_file", ""), p.parent)
+                   d.get("controls", {}), d.get("confusion", {}), d.get("source_file", ""), p.parent,
+                   d.get("notes", []))
 
 
 # --------------------------------------------------------------------------------- helpers
-def _open(path_or_store):
+def open_store(path_or_store):
+    """(ActivationStore, whether this call opened it) of a path or an open store."""
     from ..activations import ActivationStore
 
     if isinstance(path_or_store, (str, os.PathLike)):
@@ -142,7 +154,8 @@ def _open(path_or_store):
     return path_or_store, False
 
 
-def _check_labels(store, attributes):
+def check_labels(store, attributes):
+    """(names, label columns) of the attributes to probe (None: all); one-line errors."""
     names = list(store.attribute_names)
     if store.labels is None or store.labels.shape[1] == 0 or not names:
         raise XaiprobeError(f"activations {store.path}: no labels (0 attribute columns); probes need labeled images, "
@@ -157,7 +170,8 @@ def _check_labels(store, attributes):
     return list(attributes), [names.index(a) for a in attributes]
 
 
-def _check_layers(store, layers):
+def check_layers(store, layers):
+    """The store's names of the layers to probe (None or "all": every layer); one-line errors."""
     if layers is None or layers == "all":
         chosen = list(store.layers)
     else:
@@ -167,14 +181,15 @@ def _check_layers(store, layers):
         for layer in layers:
             if layer not in store:
                 raise XaiprobeError(f"layer {layer!r}: not in {Path(store.path).name}; it has "
-                                    f"{', '.join(store.layers) or 'no layers'} (extract it with `xaiprobe extract --layer {layer}`)")
-            chosen.append(store._layer_name(layer))
+                                    f"{', '.join(store.layers) or 'no layers'} (extract it with `xaiprobe extract --layers {layer}`)")
+            chosen.append(store.layer_name(layer))
     if not chosen:
-        raise XaiprobeError(f"activations {store.path}: no layers; extract some with `xaiprobe extract --layer NAME`")
+        raise XaiprobeError(f"activations {store.path}: no layers; extract some with `xaiprobe extract --layers NAME`")
     return chosen
 
 
-def _rows_by_split(split):
+def rows_by_split(split):
+    """Row numbers of the train, val and test splits (train and test must have rows)."""
     rows = {s: np.flatnonzero(split == c) for s, c in (("train", 0), ("val", 1), ("test", 2))}
     if rows["train"].size == 0 or rows["test"].size == 0:
         raise XaiprobeError(f"activations: the file has {rows['train'].size} train and {rows['test'].size} test rows; "
@@ -183,17 +198,23 @@ def _rows_by_split(split):
 
 
 def _active_pairs(labels, rows, names, layer_note="every layer"):
-    """Attributes with both classes in train and test (others are skipped with a warning)."""
-    ok, skipped = [], []
+    """Attributes with both classes in train and test (others are skipped with a warning), and
+    notes on those with one class in a non-empty val split (probed, C chosen by the log-loss)."""
+    ok, skipped, notes = [], [], []
     for a, name in enumerate(names):
         bad = [s for s in ("train", "test") if not M.two_classes(labels[rows[s], a])]
         if bad:
             reason = f"one class only in the {' and '.join(bad)} split"
             warnings.warn(f"attribute {name}: {reason}; skipped for {layer_note}", stacklevel=3)
             skipped.append({"attribute": name, "reason": reason})
-        else:
-            ok.append(a)
-    return ok, skipped
+            continue
+        ok.append(a)
+        if rows["val"].size and not M.two_classes(labels[rows["val"], a]):
+            note = (f"attribute {name}: one class only in the val split; its probes' C is chosen by the validation "
+                    "log-loss, not the AUC")
+            warnings.warn(note, stacklevel=3)
+            notes.append(note)
+    return ok, skipped, notes
 
 
 class _Features:
@@ -214,13 +235,15 @@ class _Features:
                                     "re-extract with --dtype float32 (float16 overflows) or drop the layer")
 
 
-def _probe_one(X, Y, rows, names, params, n_boot, seed, concept_type):
-    """Fit on train (C on val), evaluate on test. Returns (probe, metric rows, confusion)."""
+def _probe_one(X, Y, rows, names, params, n_boot, seed, concept_type, meta):
+    """Fit on train (C on val), evaluate on test. Returns (probe, metric rows, confusion).
+
+    One class in the val split is reported once per run (see :func:`_active_pairs`), not per probe."""
     yv = Y[rows["val"]] if rows["val"].size else None
     xv = X["val"] if rows["val"].size else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*one class in the validation rows.*")
-        probe = LinearProbe(**params).fit(X["train"], Y[rows["train"]], xv, yv, attribute_names=names)
+        probe = LinearProbe(**params).fit(X["train"], Y[rows["train"]], xv, yv, attribute_names=names, **meta)
     P = probe.predict_proba(X["test"])
     Ptr = probe.predict_proba(X["train"])
     bad = int((~np.isfinite(P).all(axis=1)).sum())
@@ -242,7 +265,8 @@ def _probe_one(X, Y, rows, names, params, n_boot, seed, concept_type):
     return probe, out, cm
 
 
-def _fill(row):
+def fill_row(row):
+    """A results row with every column of :data:`COLUMNS` (NaN where missing)."""
     return {c: row.get(c, float("nan")) for c in COLUMNS}
 
 
@@ -250,7 +274,7 @@ def _fill(row):
 def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_dir=None, Cs=DEFAULT_CS,
                 max_iter: int = 1000, n_boot: int = 200, seed: int = 0, data=None, max_memory_mb: float = 1024.0,
                 chunk_size: int = 4096, device=None, plots: bool = True, umap: bool = True,
-                save: bool = True, progress: bool = False, command: str | None = None) -> ProbeReport:
+                save: bool = True, progress: bool = False) -> ProbeReport:
     """Linear probes for every layer × attribute of an activations file, with controls.
 
     Parameters
@@ -264,7 +288,7 @@ def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_
     controls : bool or list of str
         True: random_init, pixels and shuffled. A list picks some. False: none.
     out_dir : path, optional
-        Default RUN/probes beside the activations file.
+        Default RUN/probes beside the activations file. Written only when everything worked.
     Cs : sequence of float
         Grid for the strength, chosen per attribute on the val split (AUC).
     n_boot : int
@@ -279,49 +303,52 @@ def probe_store(path_or_store, layers=None, attributes=None, controls=True, out_
         UMAP views of each layer (layers with fewer than 3 feature dimensions get none).
     save : bool
         Write the files; False returns the report only.
-    command : str, optional
-        The command line recorded in summary.json (default: the ``xaiprobe probe`` command
-        equivalent to this call).
 
     Returns
     -------
     ProbeReport
     """
-    if command is None and save:
-        from .summaries import probe_command
-
-        path = path_or_store if isinstance(path_or_store, (str, os.PathLike)) else getattr(path_or_store, "path", "")
-        command = probe_command(path, layers, attributes, controls, out_dir, Cs, n_boot, seed, data, max_memory_mb,
-                                umap, plots)
-    store, owned = _open(path_or_store)
+    store, owned = open_store(path_or_store)
     try:
-        return _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_boot, seed, data,
-                            max_memory_mb, chunk_size, device, plots, umap, save, progress, command)
+        out_dir = Path(out_dir) if out_dir is not None else Path(store.path).parent / "probes"
+        if not save:
+            return _probe_store(store, layers, attributes, controls, None, None, Cs, max_iter, n_boot, seed, data,
+                                max_memory_mb, chunk_size, device, plots, umap, progress)
+        ensure_writable_dir(out_dir.parent)
+        with exclusive(out_dir, "probe run"), staged_dir(out_dir) as tmp:
+            report = _probe_store(store, layers, attributes, controls, tmp, out_dir, Cs, max_iter, n_boot, seed,
+                                  data, max_memory_mb, chunk_size, device, plots, umap, progress)
+        report.out_dir = out_dir
+        return report
     finally:
         if owned:
             store.close()
 
 
-def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_boot, seed, data, max_memory_mb,
-                 chunk_size, device, plots, umap, save, progress, command):
+def _check_controls(controls) -> list:
+    if controls is True:
+        return list(CONTROLS)
+    controls = [c for c in (controls or []) if c]
+    unknown = [c for c in controls if c not in CONTROLS]
+    if unknown:
+        raise XaiprobeError(f"control {unknown[0]!r}: unknown; use {', '.join(CONTROLS)}")
+    return controls
+
+
+def _probe_store(store, layers, attributes, controls, tmp, out_dir, Cs, max_iter, n_boot, seed, data, max_memory_mb,
+                 chunk_size, device, plots, umap, progress) -> ProbeReport:
+    """The work of :func:`probe_store`: files go to ``tmp`` (None: nothing is written), the
+    random-init control's cache to ``out_dir/controls``."""
     from tqdm.auto import tqdm
 
-    names, cols = _check_labels(store, attributes)
-    layer_list = _check_layers(store, layers)
-    if controls is True:
-        controls = ["random_init", "pixels", "shuffled"]
-    controls = [c for c in (controls or []) if c]
-    unknown = [c for c in controls if c not in ("random_init", "pixels", "shuffled")]
-    if unknown:
-        raise XaiprobeError(f"control {unknown[0]!r}: unknown; use random_init, pixels, shuffled")
-    out_dir = Path(out_dir) if out_dir is not None else Path(store.path).parent / "probes"
-    if save:
-        ensure_writable_dir(out_dir)
+    names, cols = check_labels(store, attributes)
+    layer_list = check_layers(store, layers)
+    controls = _check_controls(controls)
     concept_type = store.concept_type
     labels_all = store.labels[:, cols]
     split = store.split
-    rows = _rows_by_split(split)
-    ok, skipped = _active_pairs(labels_all, rows, names)
+    rows = rows_by_split(split)
+    ok, skipped, notes = _active_pairs(labels_all, rows, names)
     skipped = [dict(s, layer="*", source="*") for s in skipped]
     if not ok:
         raise XaiprobeError("probes: every attribute has one class only in the train or test split; "
@@ -334,13 +361,13 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
     params = dict(Cs=tuple(Cs), max_iter=max_iter, max_memory_mb=max_memory_mb, chunk_size=chunk_size,
                   device=device, random_state=seed)
     report = ProbeReport([], list(layer_list), act_names, concept_type, skipped, {c: "done" for c in controls}, {},
-                         str(store.path), out_dir if save else None)
+                         str(store.path), None, notes)
 
-    def run(source, layer, X):
+    def run(source, layer, X, meta=None):
         probe, out, cm = _probe_one(X, Y if source != "shuffled" else Yshuf, rows, act_names, params, n_boot,
-                                    seed, ctype)
+                                    seed, ctype, meta or {})
         for r in out:
-            report.rows.append(_fill({"layer": layer, "source": source, **r}))
+            report.rows.append(fill_row({"layer": layer, "source": source, **r}))
         if cm is not None:
             report.confusion.setdefault(layer, {})[source] = cm
         return probe
@@ -348,9 +375,9 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
     def features(st, layer):
         return _Features(st, layer, rows, max_memory_mb, chunk_size).X
 
-    def fit_checked(source, layer, X):
+    def fit_checked(source, layer, X, meta=None):
         try:
-            return run(source, layer, X)
+            return run(source, layer, X, meta)
         except NonFiniteFeatures as exc:
             what = "rows" if "rows" in str(exc) else "feature values"
             raise XaiprobeError(f"layer {layer}: {exc.count} NaN/infinite {what} in {Path(store.path).name}; "
@@ -358,12 +385,11 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
 
     for layer in tqdm(layer_list, desc="probe layers", disable=not progress or None):
         X = features(store, layer)
-        probe = fit_checked("trained", layer, X)
-        if save:
-            la = store.layer_attrs(layer)
-            probe.save(out_dir / f"probe_{layer}.pt", layer=layer, attribute_names=act_names,
-                       pooling=la.get("pooling", ""), module_path=la.get("module_path", ""),
-                       extra={"activations": str(store.path)})
+        la = store.layer_attrs(layer)
+        meta = {"layer": layer, "pooling": la.get("pooling", ""), "module_path": la.get("module_path", "")}
+        probe = fit_checked("trained", layer, X, meta)
+        if tmp is not None:
+            probe.save(tmp / f"probe_{layer}.pt")
         if Yshuf is not None:
             fit_checked("shuffled", layer, X)
         log.info("probed layer %s", layer)
@@ -376,10 +402,10 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
             run("pixels", "pixels", {s: P[r] for s, r in rows.items()})
     if "random_init" in controls:
         paths = (random_init_store(store, out_dir, data=data, seed=RANDOM_INIT_SEED + seed, progress=progress)
-                 if save else None)
+                 if out_dir is not None else None)
         if not paths:
-            report.controls["random_init"] = ("skipped: needs save=True (it extracts into OUT/controls)" if not save
-                                              else "skipped: see the warning for how to enable it")
+            report.controls["random_init"] = ("skipped: needs save=True (it extracts into OUT/controls)"
+                                              if out_dir is None else "skipped: see the warning for how to enable it")
         else:
             from ..activations import ActivationStore
 
@@ -395,68 +421,19 @@ def _probe_store(store, layers, attributes, controls, out_dir, Cs, max_iter, n_b
                 for s in rstores:
                     s.close()
 
-    _derive(report)
-    if save:
-        report.save(out_dir)
-        from ..report.style import reset_figures
-
-        write_summary(report, out_dir, command=command)
-        reset_figures(out_dir)
+    derive(report)
+    if tmp is not None:
+        report.save(tmp)
         if plots:
-            from .plots import save_probe_plots
+            from ._plots import save_probe_plots
 
-            save_probe_plots(report, out_dir, store=store if umap else None, seed=seed)
+            report.figures = save_probe_plots(report, tmp, store=store if umap else None, seed=seed)
     return report
 
 
-def _derive(report: ProbeReport) -> None:
+def derive(report: ProbeReport) -> None:
     """Fill selectivity (vs shuffled) and the gains over the random-init and pixel controls."""
     for r in report.table("trained"):
         r["selectivity"] = r["auc"] - report.value(r["layer"], r["attribute"], "shuffled")
         r["delta_random"] = r["auc"] - report.value(r["layer"], r["attribute"], "random_init")
         r["delta_pixels"] = r["auc"] - report.value(r["layer"], r["attribute"], "pixels")
-
-
-def write_summary(report: ProbeReport, out_dir, command: str | None = None) -> dict:
-    """Write summary.json and return it.
-
-    It holds the report's ``findings`` (one-line readings), ``tables`` (mean AUC per layer,
-    and layer × attribute with CIs and controls) and the ``command`` that reproduces it, and,
-    for other readers, per attribute the best layer and its AUC beside the controls
-    (``best_layer``), the mean AUC per layer and source (``mean_auc_by_layer``) and, for
-    single-label data, the top-1 accuracy per layer and source (``top1_by_layer``).
-    """
-    from ..report.style import write_json
-    from .summaries import probe_findings, probe_tables
-
-    def nz(x):
-        return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
-
-    best = {}
-    for a in report.attribute_names:
-        rows = [r for r in report.table("trained", attribute=a) if not math.isnan(r["auc"])]
-        if not rows:
-            continue
-        b = max(rows, key=lambda r: r["auc"])
-        best[a] = {"layer": b["layer"], "auc": nz(b["auc"]), "auc_ci": [nz(b["auc_lo"]), nz(b["auc_hi"])],
-                   "random_init_auc": nz(report.value(b["layer"], a, "random_init")),
-                   "pixels_auc": nz(report.value(b["layer"], a, "pixels")),
-                   "shuffled_auc": nz(report.value(b["layer"], a, "shuffled")), "selectivity": nz(b["selectivity"])}
-    mean_auc = {}
-    for src in ("trained", "random_init", "pixels", "shuffled"):
-        per_layer = {}
-        for layer in (report.layers if src != "pixels" else ["pixels"]):
-            v = [r["auc"] for r in report.table(src, layer) if not math.isnan(r["auc"])]
-            if v:
-                per_layer[layer] = nz(np.mean(v))
-        if per_layer:
-            mean_auc[src] = per_layer
-    summary = {"stage": "probes", "findings": probe_findings(report), "tables": probe_tables(report),
-               "command": command or "", "activations": report.source_file, "concept_type": report.concept_type,
-               "layers": report.layers, "attributes": report.attribute_names, "best_layer": best,
-               "mean_auc_by_layer": mean_auc, "controls": report.controls, "skipped": report.skipped}
-    if report.concept_type == "single":
-        summary["top1_by_layer"] = {src: {r["layer"]: nz(r["top1"]) for r in report.table(src)}
-                                    for src in ("trained", "random_init", "pixels", "shuffled") if report.table(src)}
-    write_json(Path(out_dir) / "summary.json", summary)
-    return summary

@@ -1,6 +1,7 @@
 """Probe plots: metric vs layer with control bands, UMAP views, confusion matrices,
-layer × epoch heat maps. Every function returns (fig, ax); :func:`save_probe_plots` writes
-PNG + SVG with :func:`xaiprobe.report.style.savefig` and registers them in figures.json.
+layer × epoch heat maps, concept distributions. Every function returns (fig, ax) on a bare
+matplotlib Figure (pyplot never sees it) drawn in the house style (:mod:`xaiprobe._utils.figures`);
+:func:`save_figure` writes PNG + SVG and returns the report's :class:`~xaiprobe.report.Figure`.
 """
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report import style
-from ..report.style import color_for
-
-import matplotlib.pyplot as plt  # noqa: E402  (style sets the Agg backend first)
+from .._utils.figures import color_for, savefig, styled, subplots
+from ..report import Figure
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,13 @@ CONTROL_STYLE = {"random_init": ("#555555", "--", "random-init D"), "pixels": ("
 def _grid(n: int, per_row: int = 3, size=(4.2, 3.2)):
     ncol = min(per_row, max(n, 1))
     nrow = int(math.ceil(n / ncol)) if n else 1
-    fig, axes = plt.subplots(nrow, ncol, figsize=(size[0] * ncol, size[1] * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(size[0] * ncol, size[1] * nrow), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes
 
 
+@styled
 def plot_metric_by_layer(report, metric: str = "auc", attributes=None, title: str | None = None):
     """One panel per attribute: the trained probe's ``metric`` per layer (line + 95% CI band),
     the random-init D (dashed, band), the 8×8-pixel probe (dotted horizontal band) and the
@@ -119,6 +119,7 @@ def embed_umap(X: np.ndarray, seed: int = 0, n_neighbors: int | None = None) -> 
         return reducer.fit_transform(X)
 
 
+@styled
 def plot_umap(emb: np.ndarray, labels: np.ndarray, names, title: str = "", single: bool = False):
     """Scatter the 2-D embedding ``emb`` (n, 2) once per attribute (colored where it is 1) or,
     for single-label data, one panel colored by class. Returns (fig, axes)."""
@@ -127,7 +128,9 @@ def plot_umap(emb: np.ndarray, labels: np.ndarray, names, title: str = "", singl
         fig, axes = _grid(1, size=(5.0, 4.2))
         ax = axes[0, 0]
         cls = labels.argmax(1)
-        cmap = plt.get_cmap("tab10")
+        import matplotlib
+
+        cmap = matplotlib.colormaps["tab10"]
         for k, name in enumerate(names):
             m = cls == k
             ax.scatter(emb[m, 0], emb[m, 1], s=8, color=cmap(k % 10), label=str(name), alpha=0.8, lw=0)
@@ -146,11 +149,12 @@ def plot_umap(emb: np.ndarray, labels: np.ndarray, names, title: str = "", singl
     return fig, axes
 
 
+@styled
 def plot_confusion(cm, class_names, title: str = "", ax=None):
     """Confusion matrix (rows true, columns predicted) normalized per true class, counts
     printed. Returns (fig, ax)."""
     cm = np.asarray(cm, dtype=float)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 4.0))
+    fig, ax = (ax.figure, ax) if ax is not None else subplots(figsize=(4.6, 4.0))
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     k = len(class_names)
@@ -170,6 +174,7 @@ def plot_confusion(cm, class_names, title: str = "", ax=None):
     return fig, ax
 
 
+@styled
 def plot_confusions(report, source: str = "trained"):
     """One confusion matrix per layer (single-label reports). Returns (fig, axes)."""
     layers = [layer for layer in report.layers if source in report.confusion.get(layer, {})]
@@ -182,11 +187,12 @@ def plot_confusions(report, source: str = "trained"):
     return fig, axes
 
 
+@styled
 def plot_layer_epoch_heatmap(values: np.ndarray, layers, epochs, attribute: str, metric: str = "auc", ax=None):
     """Heat map of ``values`` (len(layers), len(epochs)): how knowledge of ``attribute``
     appears during training. Returns (fig, ax)."""
     values = np.asarray(values, dtype=float)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
+    fig, ax = (ax.figure, ax) if ax is not None else subplots(
         figsize=(max(4.0, 0.55 * len(epochs) + 2.2), max(2.6, 0.45 * len(layers) + 1.4)))
     vmin = 0.5 if metric in ("auc", "bacc") else None
     im = ax.imshow(values, aspect="auto", cmap="viridis", vmin=vmin, vmax=1.0 if vmin is not None else None,
@@ -207,13 +213,14 @@ def plot_layer_epoch_heatmap(values: np.ndarray, layers, epochs, attribute: str,
     return fig, ax
 
 
+@styled
 def plot_concept_distribution(rows, layer: str = "", real: str = "real"):
     """Grouped bars per concept: predicted rate on generated images, on real images, and the
-    true rate in the real data. ``rows`` are :func:`~xaiprobe.probes.decode.concept_distribution`
+    true rate in the real data. ``rows`` are :func:`~xaiprobe.probes.concept_distribution`
     rows of one layer; when they hold ``n_generated`` / ``n_real`` the decoded bars get 95%
     binomial error bars. Returns (fig, ax)."""
     concepts = [r["concept"] for r in rows]
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.0 * len(concepts) + 2), 3.6))
+    fig, ax = subplots(figsize=(max(4.5, 1.0 * len(concepts) + 2), 3.6))
     x = np.arange(len(concepts))
     w = 0.27
     gen = np.array([r["generated_rate"] for r in rows], dtype=float)
@@ -242,19 +249,24 @@ def plot_concept_distribution(rows, layer: str = "", real: str = "real"):
     return fig, ax
 
 
-def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int = 1500) -> list:
-    """Write the probe figures into ``out_dir`` and register them in figures.json.
+@styled  # the house style's savefig settings (tight bounding box, SVG text) apply when saving
+def save_figure(fig, out_dir, stem: str, title: str, caption: str) -> Figure:
+    """Write ``fig`` as OUT_DIR/STEM.png and .svg; the report's entry for it."""
+    savefig(fig, Path(out_dir) / stem, formats=("png", "svg"))
+    return Figure(f"{stem}.png", title, caption)
+
+
+def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int = 1500) -> list[Figure]:
+    """Write the probe figures into ``out_dir``; their report entries.
 
     UMAP views (when ``store`` is given) are drawn for layers with at least
     :data:`UMAP_MIN_DIMS` feature dimensions; the others are skipped with a log line.
     """
     out_dir = Path(out_dir)
-    files = []
+    figures = []
 
     def save(fig, stem, caption, title):
-        style.savefig(fig, out_dir / stem)
-        style.add_figure_entry(out_dir, f"{stem}.png", caption, title)
-        files.append(out_dir / f"{stem}.png")
+        figures.append(save_figure(fig, out_dir, stem, title, caption))
 
     metric = "auc"
     fig, _ = plot_metric_by_layer(report, metric)
@@ -278,8 +290,6 @@ def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int
                 dims = store.feature_dim(layer)
                 if dims < UMAP_MIN_DIMS:
                     log.info("UMAP of layer %s skipped: its features have %d dimension(s), nothing to embed", layer, dims)
-                    for ext in (".png", ".svg"):
-                        (out_dir / f"umap_{layer}{ext}").unlink(missing_ok=True)  # from an earlier run
                     continue
                 try:
                     emb = embed_umap(store.features(layer, rows), seed=seed)
@@ -290,4 +300,4 @@ def save_probe_plots(report, out_dir, store=None, seed: int = 0, max_points: int
                                    single=report.concept_type == "single")
                 save(fig, f"umap_{layer}", f"UMAP of layer {layer}'s activations, colored by each attribute: "
                      "attributes that form their own regions are easy to read from this layer.", f"UMAP {layer}")
-    return files
+    return figures

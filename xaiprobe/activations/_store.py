@@ -1,6 +1,6 @@
 """Reading activation files: ``ActivationStore``, lazy per-layer views, schema checks.
 
-The file layout (written by :func:`xaiprobe.activations.extract.extract_activations`)::
+The file layout (written by :func:`xaiprobe.activations.extract_activations`)::
 
     /                      attrs: format="xaiprobe.activations", version, xaiprobe_version, created,
                                   checkpoint_sha256, arch (json), data (json), command, complete,
@@ -11,7 +11,8 @@ The file layout (written by :func:`xaiprobe.activations.extract.extract_activati
     /labels     (N, A)     int8     attrs: names, concept_type
     /logits     (N,)       float32  discriminator output
     /latents    (N, nz)    float32  only for generated images
-    /layers/<alias>/activations  (N, ...)  attrs: module_path, pooling, full_shape
+    /layers/<alias>/activations  (N, ...)  attrs: module_path, pooling, full_shape, records (what the
+                                  layer's output is, e.g. "block output after LeakyReLU")
 """
 from __future__ import annotations
 
@@ -286,7 +287,8 @@ class ActivationStore:
         return np.flatnonzero(np.isin(self.split, codes)).astype(np.int64)
 
     # -- layers -----------------------------------------------------------------------------
-    def _layer_name(self, layer) -> str:
+    def layer_name(self, layer) -> str:
+        """The stored name (alias) of ``layer``, given by that name or by its module path."""
         name = str(layer)
         if name in self.layers:
             return name
@@ -294,22 +296,23 @@ class ActivationStore:
             if read_attrs(self._f["layers"][alias]["activations"]).get("module_path") == name:
                 return alias
         raise XaiprobeError(f"layer {name!r}: not in {self.path.name}; it has {', '.join(self.layers) or 'no layers'}"
-                            " (extract it with `xaiprobe extract --layer NAME`)")
+                            " (extract it with `xaiprobe extract --layers NAME`)")
 
     def __getitem__(self, layer) -> LayerView:
-        name = self._layer_name(layer)
+        name = self.layer_name(layer)
         return LayerView(self._f["layers"][name]["activations"], name)
 
     def __contains__(self, layer) -> bool:
         try:
-            self._layer_name(layer)
+            self.layer_name(layer)
         except XaiprobeError:
             return False
         return True
 
     def layer_attrs(self, layer) -> dict:
-        """``module_path``, ``pooling``, ``full_shape`` (unpooled per-image shape) of a layer."""
-        name = self._layer_name(layer)
+        """``module_path``, ``pooling``, ``full_shape`` (unpooled per-image shape) and, in files written
+        since it was recorded, ``records`` (what the layer's output is) of a layer."""
+        name = self.layer_name(layer)
         a = read_attrs(self._f["layers"][name]["activations"])
         a["full_shape"] = tuple(a.get("full_shape", ()))
         return a

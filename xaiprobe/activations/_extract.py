@@ -18,14 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._utils.coerce import evaluating
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
 from .._utils.io import ensure_writable_dir
+from .._utils.outputs import exclusive
 from ..data.base import to_float_images
-from .hooks import ActivationRecorder, check_pooling, pool_activation, resolve_layer, resolve_layers
+from .hooks import ActivationRecorder, check_pooling, pool_activation, records, resolve_layer, resolve_layers
 from .plugin import as_loaded
-from .store import FORMAT, VERSION
-from .writer import ChunkWriter, create_activation_file, is_disk_full, open_for_resume
+from ._store import FORMAT, VERSION
+from ._writer import ChunkWriter, create_activation_file, is_disk_full, open_for_resume, verify_complete
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ class GeneratedSource:
         nz = getattr(getattr(G, "config", None), "nz", None) or getattr(G, "nz", None)
         if nz is None:
             raise XaiprobeError("--generated: the generator has no latent size (config.nz or nz); use an xaiprobe checkpoint")
-        self.G, self.n, self.seed, self.nz, self.device = G.to(device).eval(), int(n), int(seed), int(nz), device
+        self.G, self.n, self.seed, self.nz, self.device = G, int(n), int(seed), int(nz), device
         self.offset = 0
         self._block = (None, None)
         with torch.no_grad():
@@ -290,18 +292,19 @@ def extract_activations(model_or_checkpoint, data=None, out="activations.h5", la
     dev = resolve_device(device)
     lm = as_loaded(model_or_checkpoint, logit_layer, members, device=dev)
     D = lm.discriminator
-    was_training = D.training
-    D.to(dev).eval()
-    try:
+    # the caller's modules are used as they are; their mode and device are restored afterwards
+    with evaluating(D, dev), ExitStack() as models:
         layer_list = resolve_layers(D, layers)
         if not layer_list:
-            raise XaiprobeError("layers: none requested; pass --layer NAME or --all-layers")
+            raise XaiprobeError("layers: none requested; pass --layers NAME,... or --layers all")
         logit = resolve_layer(D, lm.logit_layer) if lm.logit_layer else None
 
         if generated is not None:
             if data is not None:
                 raise XaiprobeError("--generated: extracts on generated images only; do not pass --data with it")
             G = generator if generator is not None else lm.generator
+            if G is not None:
+                models.enter_context(evaluating(G, dev))
             source = GeneratedSource(G, int(generated), seed, dev)
         else:
             if data is None:
@@ -340,38 +343,45 @@ def extract_activations(model_or_checkpoint, data=None, out="activations.h5", la
             "row_start": row_start, "row_stop": row_stop,
         }
         attrs["logit_layer"] = attrs["logit_layer"] or None
-        if out.exists() and not overwrite and resume:
-            raise XaiprobeError(f"--out {out}: already exists and is complete; nothing to resume (pass --overwrite "
-                                "to extract again)")
-        if out.exists() and not overwrite:
-            raise XaiprobeError(f"--out {out}: already exists; pass --overwrite to replace it or choose another name")
-        if part.exists() and not (resume or overwrite):
-            raise XaiprobeError(f"--out {out}: an interrupted extraction left {part.name}; rerun with --resume to "
-                                "continue it or --overwrite to start over")
-        f = None
-        if resume and part.exists() and not overwrite:
-            f = open_for_resume(part, attrs, IDENTITY_ATTRS)
-            log.info("resuming %s at row %d of %d", part, int(f.attrs.get("rows_done", 0)), n)
-        else:
-            if resume:
-                log.info("--resume: no %s to continue; starting a new extraction", part.name)
-            if part.exists():
-                part.unlink()
-            layer_specs = [(a, p, pooled[a], full[a], pooling) for a, p, _ in layer_list]
-            try:
-                f = create_activation_file(part, attrs, n, layer_specs, dtype, compression, batch_size,
-                                           source.n_attributes, source.attribute_names, source.concept_type,
-                                           source.nz)
-            except OSError as exc:
-                if is_disk_full(exc):
-                    raise XaiprobeError(f"--out {out}: disk full while creating the file; free space and rerun") from None
-                raise
-        _run(f, D, source, layer_list, logit, pooling, DTYPES[dtype], batch_size, n, part, out, progress)
-    finally:
-        D.train(was_training)
-    os.replace(part, out)
+        with exclusive(out, "extraction"):  # one writer per output: nothing below may race another run
+            _write(out, part, attrs, resume, overwrite, D, source, layer_list, logit, pooled, full, pooling, dtype,
+                   compression, batch_size, n, progress)
     log.info("wrote %s (%d rows, layers %s)", out, n, ", ".join(a for a, _, _ in layer_list))
     return out
+
+
+def _write(out, part, attrs, resume, overwrite, D, source, layer_list, logit, pooled, full, pooling, dtype,
+           compression, batch_size, n, progress) -> None:
+    """Under the output's lock: check what exists, write OUT.partial, verify it, rename it to OUT."""
+    if out.exists() and not overwrite and resume:
+        raise XaiprobeError(f"--out {out}: already exists and is complete; nothing to resume (pass --overwrite "
+                            "to extract again)")
+    if out.exists() and not overwrite:
+        raise XaiprobeError(f"--out {out}: already exists; pass --overwrite to replace it or choose another name")
+    if part.exists() and not (resume or overwrite):
+        raise XaiprobeError(f"--out {out}: an interrupted extraction left {part.name}; rerun with --resume to "
+                            "continue it or --overwrite to start over")
+    f = None
+    if resume and part.exists() and not overwrite:
+        f = open_for_resume(part, attrs, IDENTITY_ATTRS)
+        log.info("resuming %s at row %d of %d", part, int(f.attrs.get("rows_done", 0)), n)
+    else:
+        if resume:
+            log.info("--resume: no %s to continue; starting a new extraction", part.name)
+        if part.exists():
+            part.unlink()
+        layer_specs = [(a, p, pooled[a], full[a], pooling, records(D, p)) for a, p, _ in layer_list]
+        try:
+            f = create_activation_file(part, attrs, n, layer_specs, dtype, compression, batch_size,
+                                       source.n_attributes, source.attribute_names, source.concept_type,
+                                       source.nz)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise XaiprobeError(f"--out {out}: disk full while creating the file; free space and rerun") from None
+            raise
+    _run(f, D, source, layer_list, logit, pooling, DTYPES[dtype], batch_size, n, part, out, progress)
+    verify_complete(part, n, out)
+    os.replace(part, out)
 
 
 def _now() -> str:

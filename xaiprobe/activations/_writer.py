@@ -1,7 +1,7 @@
 """Writing activation files: create the datasets, stream row blocks from a background thread.
 
-Used by :mod:`xaiprobe.activations.extract` and :mod:`xaiprobe.activations.merge`; the
-layout is documented in :mod:`xaiprobe.activations.store`.
+Used by extraction and merging (:mod:`xaiprobe.activations`); the
+layout is documented in :mod:`xaiprobe.activations._store`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .._utils.errors import XaiprobeError
-from .store import open_h5, read_attrs
+from ._store import open_h5, read_attrs
 
 #: largest HDF5 chunk of a layer dataset; chunks hold batch_size rows unless that is bigger
 MAX_CHUNK_BYTES = 8 << 20
@@ -35,7 +35,8 @@ def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, d
                            batch_size: int, n_attr: int, names, concept_type: str, nz: int | None):
     """Create the file with every dataset allocated (N rows), chunked along N; return it open.
 
-    ``layer_specs`` is a list of (alias, module_path, pooled_shape, full_shape, pooling).
+    ``layer_specs`` is a list of (alias, module_path, pooled_shape, full_shape, pooling, records), ``records``
+    saying what the layer's output is (:func:`xaiprobe.activations.hooks.records`).
     """
     import h5py
 
@@ -58,13 +59,14 @@ def create_activation_file(path: Path, attrs: dict, n: int, layer_specs: list, d
             f.create_dataset("latents", (n, nz), np.float32, chunks=(meta_rows, nz), **kw)
         g = f.create_group("layers")
         itemsize = np.dtype(dtype).itemsize
-        for alias, module_path, pooled, full, pooling in layer_specs:
+        for alias, module_path, pooled, full, pooling, what in layer_specs:
             row_bytes = itemsize * max(1, int(np.prod(pooled, dtype=np.int64)))
             rows = _aligned_rows(n, batch_size, MAX_CHUNK_BYTES // row_bytes)
             ds = g.create_group(alias).create_dataset("activations", (n, *pooled), dtype, chunks=(rows, *pooled), **kw)
             ds.attrs["module_path"] = module_path
             ds.attrs["pooling"] = pooling
             ds.attrs["full_shape"] = np.asarray(full, dtype=np.int64)
+            ds.attrs["records"] = what
         f.flush()
     except BaseException:
         f.close()
@@ -96,6 +98,29 @@ def check_written_rows(f, rows_done: int, path: Path) -> None:
         except OSError as exc:
             raise XaiprobeError(f"--resume: {path.name} is damaged ({name} before row {rows_done} cannot be read: "
                                 f"{str(exc).splitlines()[0][:80]}); rerun with --overwrite to start over") from None
+
+
+def verify_complete(path: Path, n: int, out: Path) -> None:
+    """Check a finished file before it takes its final name: marked complete with ``n`` rows, every
+    dataset ``n`` rows long, the last row of each readable. Raises one XaiprobeError line (the file
+    keeps its temporary name)."""
+    try:
+        with open_h5(path, "r") as f:
+            attrs = read_attrs(f)
+            if not attrs.get("complete") or int(attrs.get("rows_done", 0) or 0) != n:
+                raise XaiprobeError(f"marked {'complete' if attrs.get('complete') else 'incomplete'} with "
+                                    f"{attrs.get('rows_done')} of {n} rows")
+            names = []
+            f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "shape") and obj.shape else None)
+            for name in names:
+                if f[name].shape[0] != n:
+                    raise XaiprobeError(f"{name} has {f[name].shape[0]} rows")
+                if n:
+                    f[name][n - 1]
+    except (XaiprobeError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise XaiprobeError(f"--out {out}: the written file failed verification ({first}); it is kept as "
+                            f"{path.name}, not {out.name}; rerun with --overwrite") from None
 
 
 def open_for_resume(path: Path, attrs: dict, identity: Sequence[str]):

@@ -8,6 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from sklearn.utils.validation import validate_data
+
 from .._utils.device import resolve_device
 from .._utils.errors import XaiprobeError
 
@@ -139,11 +141,12 @@ class ChunkedFeatures:
         return cls(chunks, (rows.size, d))
 
 
-def _n_features(X) -> int:
+def n_features(X) -> int:
+    """Features per row of an array (n, ...) or ChunkedFeatures (rows flattened)."""
     return int(np.prod(X.shape[1:])) if len(X.shape) > 1 else 1
 
 
-class _Feed:
+class Feed:
     """Standardized (X, Y, mask) chunks as torch tensors, cached when they fit in memory."""
 
     def __init__(self, X, Y, mean, scale, device, dtype, max_bytes, chunk_size):
@@ -154,7 +157,7 @@ class _Feed:
         self.n = len(Y)
         self.Y = torch.as_tensor(np.clip(Y, 0, 1), dtype=dtype, device=device) if Y is not None else None
         self.M = torch.as_tensor(Y >= 0, dtype=dtype, device=device) if Y is not None else None
-        d = _n_features(X)
+        d = n_features(X)
         nbytes = self.n * d * torch.finfo(dtype).bits // 8
         self.source = X if isinstance(X, ChunkedFeatures) else None
         self.cached = None
@@ -206,3 +209,36 @@ def feature_stats(X, chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, in
         n = tot
     std = np.sqrt(m2 / max(n, 1))
     return mean, std, bad
+
+
+def check_finite_array(X, what: str = "features") -> None:
+    """Raise :class:`NonFiniteFeatures` (counting them) when ``X`` holds NaN or infinite values."""
+    bad = int((~np.isfinite(X)).sum()) if X.size else 0
+    if bad:
+        raise NonFiniteFeatures(f"{what}: {bad} NaN/infinite values; re-extract the activations (float32) or drop "
+                                "that layer", bad)
+
+
+def check_features(est, X, reset: bool):
+    """``X`` validated for ``est``: a float array (n, D) checked by scikit-learn (shape, sparse,
+    complex, feature count; an array (n, ...) of more axes is flattened per row first), or a
+    :class:`ChunkedFeatures` left as it is. Errors are one-line XaiprobeErrors (still ValueErrors)."""
+    if isinstance(X, ChunkedFeatures):
+        if reset:
+            est.n_features_in_ = X.shape[1]
+        elif X.shape[1] != est.n_features_in_:
+            raise XaiprobeError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                                f"{est.n_features_in_} features as input; use features of the same layer and pooling")
+        return X
+    if getattr(X, "ndim", 2) > 2:
+        X = np.asarray(X)
+        X = X.reshape(len(X), -1)
+    try:
+        X = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          ensure_min_samples=1)
+    except ValueError as exc:
+        text = " ".join(str(exc).split()).rstrip(".")
+        if "features as input" in text:
+            text += "; use features of the same layer and pooling"
+        raise XaiprobeError(text) from None
+    return X

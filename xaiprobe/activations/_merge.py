@@ -1,4 +1,8 @@
-"""Join shard files (``extract --shard i/n``) into one activation file of HDF5 virtual datasets.
+"""The ``merge`` stage: join shard files (``extract --shard i/n``) into one activation file of HDF5
+virtual datasets.
+
+``xaiprobe merge --shards RUN/activations.shard-0-of-2.h5,RUN/activations.shard-1-of-2.h5 --out RUN``
+writes ``RUN/activations.h5`` and the report's *Activations* section.
 
 The merged file holds no copies: every dataset is a virtual dataset mapping row blocks to
 the shards, referenced by paths relative to the merged file, so keep the shards beside it
@@ -10,15 +14,24 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from .._layout import activations_path
 from .._utils.errors import XaiprobeError
 from .._utils.io import ensure_writable_dir
-from .store import FORMAT, VERSION, open_h5, read_attrs
-from .writer import write_root_attrs
+from .._utils.outputs import exclusive
+from ..config import StageConfig, param
+from ._store import FORMAT, VERSION, open_h5, read_attrs
+from ._writer import verify_complete, write_root_attrs
 
 log = logging.getLogger(__name__)
+
+NAME = "activations"
+TITLE = "Activations"
+ORDER = 20
+HELP = "join extraction shards into one activation file, RUN/activations.h5 (HDF5 virtual datasets)"
 
 #: root attributes every shard of one extraction shares
 SAME = ("checkpoint_sha256", "arch", "data", "layers", "pooling", "dtype", "source", "logit_layer",
@@ -48,8 +61,6 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, ove
     -------
     Path of the merged file.
     """
-    import h5py
-
     paths = [Path(p) for p in paths]
     if not paths:
         raise XaiprobeError("merge: no shard files given; pass the files written by `xaiprobe extract --shard i/n`")
@@ -96,6 +107,18 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, ove
         raise XaiprobeError(f"merge: rows {pos}..{total} are missing (no shard covers them); run the missing "
                             f"shard(s) of --shard i/{first.get('shard_count')}")
 
+    with exclusive(out, "merge"):
+        if out.exists() and not overwrite:
+            raise XaiprobeError(f"--out {out}: already exists; pass --overwrite to replace it or choose another name")
+        _write(out, shards, first, total, command)
+    log.info("merged %d shards (%d rows) into %s", len(shards), total, out)
+    return out
+
+
+def _write(out: Path, shards: list, first: dict, total: int, command: str) -> None:
+    """Write OUT.partial (virtual datasets over the shards), verify it, rename it to OUT."""
+    import h5py
+
     part = out.with_name(out.name + ".partial")
     if part.exists():
         part.unlink()
@@ -121,10 +144,36 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, ove
                 for k, v in shards[0][3][name].items():
                     ds.attrs[k] = v
             f.attrs["complete"] = True
+        verify_complete(part, total, out)
         os.replace(part, out)
     except BaseException:
         if part.exists():
             part.unlink()
         raise
-    log.info("merged %d shards (%d rows) into %s", len(shards), total, out)
-    return out
+
+
+@dataclass
+class Config(StageConfig):
+    """Shards to join. The merged file references them (virtual datasets, no copy): keep them
+    beside it."""
+
+    stage = "merge"
+    shards: tuple[str, ...] = param(help="shard files written by `xaiprobe extract --shard i/n` (any order)",
+                                    required=True, path=True)
+    overwrite: bool = param(False, "replace an existing RUN/activations.h5")
+
+
+def run(config: Config, run_dir):
+    """Merge the shards into RUN/activations.h5."""
+    from ._stage import Result, describe_store
+
+    path = merge_shards(config.shards, activations_path(run_dir), overwrite=config.overwrite,
+                        command=config.command())
+    return Result(config, path, describe_store(path))
+
+
+def section(result):
+    """The Activations section of the merged file."""
+    from ._stage import store_section
+
+    return store_section(result.description, [result.config.command()])
