@@ -74,7 +74,7 @@ def test_bad_input_writes_nothing(tmp_path, capsys, extra, needles):
 
 
 def test_aeacgan_cli_run_resume_and_refusals(tmp_path, capsys, monkeypatch):
-    from xaiprobe.data import synthfaces
+    from xaiprobe.data import load_synthfaces
 
     out = tmp_path / "ae"
     base = ["train", "--data", "synthfaces:40", "--out", str(out), "--batch-size", "8", "--device", "cpu",
@@ -82,7 +82,7 @@ def test_aeacgan_cli_run_resume_and_refusals(tmp_path, capsys, monkeypatch):
     assert main(base + ["--arch", "aeacgan", "--epochs", "1", "--exclude", "Male=1"]) == 0
     assert "train: aeacgan, 1 epoch(s)" in capsys.readouterr().out
     ck = load_checkpoint(out / "checkpoints" / "last.pt")
-    data = synthfaces.load_synthfaces(40)
+    data = load_synthfaces(40)
     male = data.labels[:, data.attribute_names.index("Male")]
     assert ck.kind == "aeacgan" and ck.data["exclude"] == ["Male=1"] and (male[ck.members] == 0).all()
     assert ck.arch["n_attributes"] == len(data.attribute_names)

@@ -9,7 +9,8 @@ from .digits import load_digits
 from .folder import load_folder
 from .registry import default_cache_dir, load_dataset
 from .store import load_image_store, save_image_store
-from .synthfaces import (ATTRIBUTES, CONCEPT_REGIONS, DEFAULT_ATTRIBUTES, REGIONS, load_synthfaces, render_counterfactual,
+from .synthcache import load_synthfaces
+from .synthfaces import (ATTRIBUTES, CONCEPT_REGIONS, DEFAULT_ATTRIBUTES, REGIONS, render_counterfactual,
                          render_synthfaces)
 
 __all__ = [

@@ -19,6 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from .._utils.errors import XaiprobeError
+from .._utils.io import atomic_path, ensure_writable_dir
+from .base import ImageSet
+from .registry import celeba_spec, default_cache_dir, parse_celeba_spec, register_spec, spec_head
+from .store import ImageStoreWriter, default_mode, load_image_store
+from .synthfaces import ATTRIBUTES, render_synthfaces, synth_split
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +195,6 @@ class CelebALayout:
 
     @property
     def spec(self) -> str:
-        from .registry import celeba_spec
-
         return celeba_spec(self.root, self.crop, self.attrs)
 
     def provenance(self) -> dict:
@@ -217,8 +220,6 @@ def read_celeba(root, attrs=None, crop: str = "center", progress: bool = True):
     """
     from tqdm.auto import tqdm
 
-    from .base import ImageSet
-
     lay = CelebALayout(root, attrs, crop)
     pixels = np.empty((len(lay), 3, 64, 64), np.uint8)
     for k in tqdm(range(len(lay)), desc="decode CelebA", unit="img", disable=None if progress else True):
@@ -236,8 +237,6 @@ def pack_celeba(root, out, attrs=None, crop: str = "center", progress: bool = Tr
         ``out``; load it with :func:`load_image_store` or the spec ``out`` itself.
     """
     from tqdm.auto import tqdm
-
-    from .store import ImageStoreWriter
 
     lay = CelebALayout(root, attrs, crop)
     out = Path(out)
@@ -260,9 +259,6 @@ def pack_celeba(root, out, attrs=None, crop: str = "center", progress: bool = Tr
 
 def load_celeba_cached(root, crop: str = "center", attrs=None, cache_dir=None):
     """``celeba:DIR`` spec: pack into the cache once (keyed by dir, crop, attrs), then read the store."""
-    from .registry import default_cache_dir
-    from .store import load_image_store
-
     lay_root = Path(root).expanduser()
     _, attr_file, part_file = find_layout(lay_root)
     st, sp = attr_file.stat(), part_file.stat()
@@ -270,8 +266,6 @@ def load_celeba_cached(root, crop: str = "center", attrs=None, cache_dir=None):
     path = Path(cache_dir or default_cache_dir()) / f"celeba_{hashlib.sha1(key.encode()).hexdigest()[:16]}.h5"
     if not path.exists():
         pack_celeba(lay_root, path, attrs=attrs, crop=crop)
-    from .registry import celeba_spec
-
     return load_image_store(path, spec=celeba_spec(lay_root, crop, attrs))
 
 
@@ -286,10 +280,6 @@ def export_celeba_layout(out, n: int, seed: int = 0, progress: bool = True) -> P
     """
     from PIL import Image
     from tqdm.auto import tqdm
-
-    from .._utils.io import atomic_path, ensure_writable_dir
-    from .store import default_mode
-    from .synthfaces import ATTRIBUTES, render_synthfaces, synth_split
 
     n, seed = int(n), int(seed)
     if n < 1 or seed < 0:
@@ -323,3 +313,12 @@ def export_celeba_layout(out, n: int, seed: int = 0, progress: bool = True) -> P
             fh.writelines(f"{name} {s}\n" for name, s in zip(names, split))
         default_mode(tmp)
     return root
+
+
+def _load_spec(spec: str, cache_dir=None):
+    """``celeba:DIR[:crop=center|box][:attrs=A,B]``."""
+    directory, crop, attrs = parse_celeba_spec(spec.partition(":")[2], spec)
+    return load_celeba_cached(directory, crop=crop, attrs=attrs, cache_dir=cache_dir)
+
+
+register_spec("celeba", lambda spec: spec_head(spec) == "celeba", _load_spec)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import ImageSet
+from .registry import register_spec
+
 CLASSES = [str(d) for d in range(10)]
 
 
@@ -35,8 +38,6 @@ def load_digits():
     import torch.nn.functional as F
     from sklearn.datasets import load_digits as _sk_digits
 
-    from .base import ImageSet
-
     d = _sk_digits()
     x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
     up = F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False).clamp_(0, 1)
@@ -45,3 +46,6 @@ def load_digits():
     labels = np.eye(10, dtype=np.int8)[y]
     return ImageSet(pixels, labels, list(CLASSES), stratified_split(y), "digits", "single",
                     np.arange(y.size, dtype=np.int64), None, {"source": "sklearn.datasets.load_digits"})
+
+
+register_spec("digits", lambda spec: spec == "digits", lambda spec, cache_dir=None: load_digits())

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from .._utils.errors import XaiprobeError
+from .base import ImageSet
+from .celeba import center_crop
+from .registry import register_spec, spec_head
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -14,8 +17,6 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 def load_image_file(path, size: int = 64) -> np.ndarray:
     """One image file -> uint8 (3, size, size): RGB, center crop to a square, resize."""
     from PIL import Image, UnidentifiedImageError
-
-    from .celeba import center_crop
 
     try:
         with Image.open(path) as im:
@@ -31,8 +32,6 @@ def load_folder(directory, size: int = 64):
 
     Labels have shape (N, 0); every image is in the test split (2).
     """
-    from .base import ImageSet
-
     root = Path(directory).expanduser()
     if not root.is_dir():
         raise XaiprobeError(f"image folder {root}: not a directory; use folder:DIR with a directory of png/jpg images")
@@ -44,3 +43,14 @@ def load_folder(directory, size: int = 64):
     return ImageSet(pixels, np.zeros((n, 0), np.int8), [], np.full(n, 2, np.uint8),
                     f"folder:{os.fspath(root.resolve())}", "multilabel", np.arange(n, dtype=np.int64), None,
                     {"source": "folder", "files": [os.fspath(p.relative_to(root)) for p in files]})
+
+
+def _load_spec(spec: str, cache_dir=None):
+    """``folder:DIR``."""
+    rest = spec.partition(":")[2]
+    if not rest:
+        raise XaiprobeError(f"data spec {spec!r}: no directory; use folder:DIR")
+    return load_folder(rest)
+
+
+register_spec("folder", lambda spec: spec_head(spec) == "folder", _load_spec)

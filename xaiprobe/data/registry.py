@@ -1,5 +1,8 @@
 """Data specs: one string names a data set and reproduces it.
 
+Each loader module registers the specs it reads with :func:`register_spec` when it is imported
+(the package imports every loader), so this module imports none of them.
+
 ``synthfaces`` (8000 faces, seed 0), ``synthfaces:N``, ``synthfaces:N:SEED`` (option ``:attrs=all|A,B``;
 default the five ``DEFAULT_ATTRIBUTES``), ``digits``,
 ``celeba:DIR`` (options ``:crop=center|box``, ``:attrs=A,B``), ``PATH.h5`` (an image store
@@ -13,6 +16,20 @@ from pathlib import Path
 from .._utils.errors import XaiprobeError
 
 DEFAULT_SYNTHFACES = 8000
+
+#: (name, matches(spec) -> bool, load(spec, cache_dir) -> ImageSet), in registration order
+_LOADERS: list = []
+
+
+def register_spec(name: str, matches, load) -> None:
+    """Register a loader: ``matches(spec)`` says whether it reads ``spec``; ``load(spec, cache_dir)`` reads it."""
+    global _LOADERS
+    _LOADERS = [entry for entry in _LOADERS if entry[0] != name] + [(name, matches, load)]
+
+
+def spec_head(spec: str) -> str:
+    """The part of a spec before its first colon (``synthfaces`` of ``synthfaces:3000``)."""
+    return spec.partition(":")[0]
 VALID_FORMS = ("synthfaces, synthfaces:N, synthfaces:N:SEED[:attrs=all|A,B], digits, celeba:DIR[:crop=center|box][:attrs=A,B], "
                "PATH.h5 (from `xaiprobe data pack`), folder:DIR")
 
@@ -23,7 +40,7 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "xaiprobe"
 
 
-def _int(part: str, what: str, spec: str) -> int:
+def parse_int(part: str, what: str, spec: str) -> int:
     try:
         v = int(part)
     except ValueError:
@@ -82,40 +99,7 @@ def load_dataset(spec: str, cache_dir=None):
     if not isinstance(spec, (str, os.PathLike)):
         raise XaiprobeError(f"data spec {spec!r}: must be a string; valid forms: {VALID_FORMS}")
     spec = os.fspath(spec).strip()
-    head, _, rest = spec.partition(":")
-    if head == "synthfaces":
-        from .synthfaces import load_synthfaces
-
-        parts = rest.split(":") if rest else []
-        attrs = None
-        if parts and parts[-1].startswith("attrs="):
-            attrs = parts.pop()[len("attrs="):]
-        if any("=" in p for p in parts):
-            raise XaiprobeError(f"data spec {spec!r}: unknown option; synthfaces takes attrs=all or attrs=A,B")
-        if len(parts) > 2:
-            raise XaiprobeError(f"data spec {spec!r}: too many fields; valid forms: {VALID_FORMS}")
-        n = _int(parts[0], "size", spec) if parts else DEFAULT_SYNTHFACES
-        seed = _int(parts[1], "seed", spec) if len(parts) > 1 else 0
-        if n < 1 or seed < 0:
-            raise XaiprobeError(f"data spec {spec!r}: size must be >= 1 and seed >= 0")
-        return load_synthfaces(n, seed, cache_dir=cache_dir, spec=spec, attrs=attrs)
-    if spec == "digits":
-        from .digits import load_digits
-
-        return load_digits()
-    if head == "celeba":
-        from .celeba import load_celeba_cached
-
-        directory, crop, attrs = parse_celeba_spec(rest, spec)
-        return load_celeba_cached(directory, crop=crop, attrs=attrs, cache_dir=cache_dir)
-    if head == "folder":
-        from .folder import load_folder
-
-        if not rest:
-            raise XaiprobeError(f"data spec {spec!r}: no directory; use folder:DIR")
-        return load_folder(rest)
-    if spec.endswith((".h5", ".hdf5")):
-        from .store import load_image_store
-
-        return load_image_store(spec)
+    for _, matches, load in _LOADERS:
+        if matches(spec):
+            return load(spec, cache_dir)
     raise XaiprobeError(f"data spec {spec!r}: unknown; valid forms: {VALID_FORMS}")

@@ -20,6 +20,8 @@ import numpy as np
 
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path
+from .base import ImageSet
+from .registry import register_spec
 
 FORMAT = "xaiprobe.images"
 VERSION = 1
@@ -123,8 +125,6 @@ def load_image_store(path, spec: str | None = None):
     """
     import h5py
 
-    from .base import ImageSet
-
     p = Path(path)
     if not p.is_file():
         raise XaiprobeError(f"image store {p}: no such file; create it with `xaiprobe data pack`")
@@ -156,3 +156,6 @@ def load_image_store(path, spec: str | None = None):
     except (KeyError, ValueError, OSError) as exc:
         f.close()
         raise XaiprobeError(f"image store {p}: malformed ({exc}); pack it again") from None
+
+
+register_spec("store", lambda spec: spec.endswith((".h5", ".hdf5")), lambda spec, cache_dir=None: load_image_store(spec))

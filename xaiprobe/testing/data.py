@@ -6,7 +6,7 @@ import numpy as np
 
 def tiny_faces(n: int = 64, seed: int = 0):
     """``n`` SynthFaces (>= 10 so every split is present) as an ImageSet, spec ``synthfaces:n:seed``."""
-    from ..data.synthfaces import load_synthfaces
+    from ..data.synthcache import load_synthfaces
 
     return load_synthfaces(max(int(n), 10), int(seed), cache=False)
 
