@@ -24,6 +24,7 @@ __all__ = ["STAGES", "register", "load_stage", "execute", "check_stage"]
 
 #: CLI name -> module path, in help order
 STAGES: dict[str, str] = {
+    "train": "xaiprobe.gan._train_stage",
     "extract": "xaiprobe.activations",
     "merge": "xaiprobe.activations._merge",
     "probe": "xaiprobe.probes",
@@ -37,6 +38,7 @@ STAGES: dict[str, str] = {
     "directions": "xaiprobe.editing._directions_stage",
     "edit": "xaiprobe.editing._edit_stage",
     "quality": "xaiprobe.gan.quality",
+    "aeacgan": "xaiprobe.conditional",
     "audit": "xaiprobe.audit",
 }
 
@@ -72,7 +74,6 @@ def execute(mod, config, run_dir: str | os.PathLike):
     from ._utils.io import ensure_writable_dir
 
     run_dir = Path(run_dir)
-    ensure_writable_dir(run_dir)
     result = mod.run(config, run_dir)
     sec = mod.section(result)
     ensure_writable_dir(stage_dir(run_dir, mod.NAME))

@@ -58,7 +58,8 @@ def run(args) -> int:
     from ..gan.checkpoint import load_checkpoint
     from ..report.html import build_report
     from ..report.style import write_json
-    from ..report.training import write_training_stage
+    from ..gan._train_stage import describe_checkpoint
+    from ..gan._train_stage import section as train_section
 
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(STAGES)
@@ -90,7 +91,8 @@ def run(args) -> int:
     data_all = loaded.data.get("spec", "synthfaces")
     images = f"synthfaces:{args.n_images}"
     if "train" not in skip:
-        write_training_stage(loaded, run_dir / "train", command=log[0]["command"] if log else "")
+        train_section(describe_checkpoint(loaded, run_dir / "train", command=log[0]["command"] if log else "")
+                      ).save(run_dir / "train")
     c = str(ckpt)
     acts = run_dir / "activations.h5"
     steps = [

@@ -11,7 +11,7 @@ import logging
 import sys
 
 #: subcommand module names under xaiprobe.cli, in help order
-COMMANDS = ["train", "data", "layers", "classifier", "report", "demo"]
+COMMANDS = ["data", "layers", "classifier", "report", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
