@@ -1,16 +1,16 @@
-"""The report's robustness to partial runs; the Run overview. (The Activations section is the
-extract stage's: tests/activations/test_section.py.)"""
+"""The report's robustness to partial runs; the Run overview."""
+import json
 import logging
 import re
 
 
 from xaiprobe.report.html import build_report
-from xaiprobe.report.style import write_json
+from xaiprobe._utils.figures import write_json
 
 
-def _run_with_stage(tmp_path):
+def _run_with_stage(tmp_path, make_stage):
     run = tmp_path / "run"
-    write_json(run / "probes" / "summary.json", {"findings": ["probes found something"], "command": "xaiprobe probe"})
+    make_stage(run, "probes", n_fig=0)
     return run
 
 
@@ -19,8 +19,8 @@ def _section(text, sid):
     return m.group(1) if m else None
 
 
-def test_overview_renders_the_stages_as_a_table(tmp_path):
-    run = _run_with_stage(tmp_path)
+def test_overview_renders_the_stages_as_a_table(tmp_path, make_stage):
+    run = _run_with_stage(tmp_path, make_stage)
     write_json(run / "config.json", {
         "command": "xaiprobe demo --out runs/demo", "checkpoint": "runs/demo/checkpoints/last.pt", "seconds": 12.5,
         "arch": {"nz": 8, "ndf": 4}, "layers": ["conv1", "conv2"],
@@ -36,15 +36,18 @@ def test_overview_renders_the_stages_as_a_table(tmp_path):
     assert "<pre>xaiprobe demo --out runs/demo</pre>" in sec
 
 
-def test_partial_stage_files_are_skipped_not_fatal(tmp_path, caplog):
-    run = _run_with_stage(tmp_path)
+def test_partial_stage_files_are_skipped_not_fatal(tmp_path, caplog, make_stage):
+    run = _run_with_stage(tmp_path, make_stage)
     (run / "config.json").write_text('{"command": "xaiprobe demo", "stag')  # cut off mid-write
     (run / "mia").mkdir()
-    (run / "mia" / "figures.json").write_text('{"file": "roc.png"}')  # not a list
-    (run / "editing").mkdir()
+    (run / "mia" / "section.json").write_text('{"format": "xaiprobe.section", "stage": "mia", "tit')  # cut off
+    make_stage(run, "editing", n_fig=0)
     (run / "editing" / "big.png").write_bytes(b"\x89PNG" + b"\0" * 400_000)  # truncated grid image
-    (run / "editing" / "figures.json").write_text('[{"file": "big.png", "title": "grid"}, "junk"]')
+    d = json.loads((run / "editing" / "section.json").read_text())
+    d["figures"] = [{"file": "big.png", "title": "grid", "caption": "x"}]
+    (run / "editing" / "section.json").write_text(json.dumps(d))
     with caplog.at_level(logging.WARNING, logger="xaiprobe.report"):
         text = build_report(run).read_text()
     assert _section(text, "probes") is not None and _section(text, "overview") is None
+    assert _section(text, "mia") is None and _section(text, "editing") is not None
     assert "<img" not in text and "unreadable figure" in caplog.text

@@ -4,42 +4,27 @@ import re
 import shutil
 import subprocess
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 
 from xaiprobe._utils.errors import XaiprobeError
 from xaiprobe.report.html import build_report
-from xaiprobe.report.style import add_figure_entry, savefig, write_json
-
-
-def _make_stage(run, stage, n_fig=1):
-    d = run / stage
-    for i in range(n_fig):
-        fig, ax = plt.subplots(figsize=(3, 2))
-        ax.plot(np.arange(5), np.arange(5) ** (i + 1))
-        savefig(fig, d / f"fig{i}")
-        add_figure_entry(d, f"fig{i}.png", f"{stage} figure {i} rises", f"{stage} {i}")
-    write_json(d / "summary.json", {
-        "stage": stage, "command": f"xaiprobe {stage} --out x",
-        "findings": [f"{stage} found something"],
-        "tables": [{"title": "numbers", "columns": ["layer", "auc"], "rows": [["conv1", 0.61], ["conv2", float("nan")]]}],
-    })
 
 
 def _sections(html_text):
     return re.findall(r'<section id="([^"]+)">(.*?)</section>', html_text, flags=re.S)
 
 
-def test_report_inlines_figures_and_tables(tmp_path):
+def test_report_inlines_figures_and_tables_in_section_order(tmp_path, make_stage):
     run = tmp_path / "run"
-    for stage in ["probes", "mia", "custom_stage"]:
-        _make_stage(run, stage, n_fig=2)
+    for stage, order in [("mia", 80), ("custom_stage", 500), ("probes", 30)]:
+        make_stage(run, stage, order=order, n_fig=2)
     (run / "editing").mkdir()  # empty stage: no section
     path = build_report(run)
     text = path.read_text()
     ids = [s for s, _ in _sections(text)]
-    assert ids == ["probes", "mia", "custom_stage"]
+    assert ids == ["summary", "probes", "mia", "custom_stage"]
+    brief = dict(_sections(text))["summary"]
+    assert brief.count("<li>") == 3 and '<a href="#probes">' in brief and "0.91 [0.88, 0.94]" in brief
     assert text.count("data:image/png;base64,") == 6
     assert "http://" not in text and "https://" not in text  # no network
     assert "xaiprobe probes --out x" in text and "probes found something" in text
@@ -52,12 +37,12 @@ def test_report_of_empty_run_is_an_error(tmp_path):
         build_report(tmp_path / "empty")
 
 
-def test_missing_figure_is_skipped_not_fatal(tmp_path):
+def test_missing_figure_is_skipped_not_fatal(tmp_path, make_stage):
     run = tmp_path / "run"
-    _make_stage(run, "probes")
-    entries = json.loads((run / "probes" / "figures.json").read_text())
-    entries.append({"file": "gone.png", "caption": "x", "title": "gone"})
-    (run / "probes" / "figures.json").write_text(json.dumps(entries))
+    make_stage(run, "probes")
+    d = json.loads((run / "probes" / "section.json").read_text())
+    d["figures"].append({"file": "gone.png", "caption": "x", "title": "gone"})
+    (run / "probes" / "section.json").write_text(json.dumps(d))
     text = build_report(run).read_text()
     assert text.count("<img") == 1
 
@@ -74,10 +59,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
-def test_report_renders_in_headless_chromium(tmp_path):
+def test_report_renders_in_headless_chromium(tmp_path, make_stage):
     run = tmp_path / "run"
     for stage in ["probes", "attribution", "mia"]:
-        _make_stage(run, stage, n_fig=2)
+        make_stage(run, stage, n_fig=2)
     path = build_report(run)
     # A script checks, inside the browser, that every image decoded and no section is empty.
     check = ("<script>window.addEventListener('load',()=>{const imgs=[...document.images];"

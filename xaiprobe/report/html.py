@@ -1,8 +1,9 @@
 """Self-contained HTML report of a run directory: figures inline, no network.
 
-Every stage writes ``RUN/<stage>/summary.json`` (numbers, tables, findings, the command) and
-``RUN/<stage>/figures.json`` (``[{"file", "caption", "title"}]``). The report collects whatever a
-run has, in the order of the data flow, and skips what it lacks.
+Every stage saves its :class:`~xaiprobe.report.Section` as ``RUN/<stage>/section.json``. The
+report reads every section a run has, orders them by ``Section.order`` (the data flow), puts each
+headline in the "In brief" list at the top with a link to its section, and renders findings,
+figures, tables and the reproducing command. It never computes a number itself.
 """
 from __future__ import annotations
 
@@ -17,23 +18,10 @@ from pathlib import Path
 
 from .._utils.errors import XaiprobeError
 from .._utils.io import atomic_path
+from ._section import SECTION_FILE, Section
 
 log = logging.getLogger(__name__)
 
-#: stage directory -> section title, in the order of the data flow
-STAGES = [
-    ("train", "Training"),
-    ("activations", "Activations"),
-    ("probes", "Linear probes"),
-    ("dynamics", "Training dynamics"),
-    ("decoders", "Concept decoders"),
-    ("concepts", "Decoded concepts"),
-    ("attribution", "Attributions"),
-    ("filters", "Filters and units"),
-    ("generator", "Generator analysis"),
-    ("mia", "Membership inference"),
-    ("editing", "Latent editing"),
-]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -138,63 +126,15 @@ def _read_json(path: Path):
         return None
 
 
-def render_stage(stage_dir: Path, title: str, anchor: str) -> str:
-    """HTML of one stage section, or "" when it has nothing to show."""
-    parts = stage_parts(stage_dir)
-    if not parts:
-        return ""
-    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>' + "".join(parts) + "</section>"
-
-
-def stage_parts(stage_dir: Path) -> list[str]:
-    """The HTML pieces of a stage directory: findings, figures, tables, the command."""
-    summary = _read_json(stage_dir / "summary.json") if (stage_dir / "summary.json").exists() else None
-    figures = _read_json(stage_dir / "figures.json") if (stage_dir / "figures.json").exists() else None
-    parts = []
-    if isinstance(summary, dict):
-        findings = summary.get("findings") or []
-        if findings:
-            parts.append('<ul class="findings">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in findings) + "</ul>")
-    for fig in figures if isinstance(figures, list) else []:
-        if not isinstance(fig, dict):
-            continue
-        p = stage_dir / str(fig.get("file", ""))
-        if not p.is_file():
-            log.warning("report: figure %s listed but missing", p)
-            continue
-        cap = html.escape(str(fig.get("caption", "")))
-        t = html.escape(str(fig.get("title", "")))
-        try:
-            img = _img_tag(p, t or p.stem)
-        except (OSError, ValueError) as exc:  # a truncated or corrupt image file
-            log.warning("report: skipping unreadable figure %s (%s)", p, exc)
-            continue
-        parts.append(f"<figure>{img}<figcaption><b>{t}</b>{cap}</figcaption></figure>")
-    if isinstance(summary, dict):
-        for tb in summary.get("tables") or []:
-            if isinstance(tb, dict) and tb.get("columns") is not None:
-                parts.append(_table(tb["columns"], tb.get("rows", []), tb.get("title")))
-        if not summary.get("tables"):
-            parts.append(_scalars_table(summary))
-            for k, v in summary.items():
-                if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
-                    parts.append(_records_table(k, v))
-        cmds = summary.get("command")
-        if cmds:
-            cmds = [cmds] if isinstance(cmds, str) else list(cmds)
-            parts.append("<h3>Reproduce</h3><pre>" + html.escape("\n".join(map(str, cmds))) + "</pre>")
-    return parts
-
-
-def render_section(sec, anchor: str) -> str:
-    """HTML of a contract stage's Section: findings, figures with captions, tables, the command."""
-    stage_dir_ = sec._dir
+def render_section(sec: Section, stage_dir: Path, anchor: str) -> str:
+    """HTML of a stage's Section (figure files relative to ``stage_dir``): findings, figures with
+    captions, tables, the reproducing command; "" when it has nothing to show."""
     parts = []
     if sec.findings:
         parts.append('<ul class="findings">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in sec.findings)
                      + "</ul>")
     for fig in sec.figures:
-        p = stage_dir_ / fig.file
+        p = stage_dir / fig.file
         if not p.is_file():
             log.warning("report: figure %s listed but missing", p)
             continue
@@ -279,46 +219,24 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     if not run.is_dir():
         raise XaiprobeError(f"run directory {run}: does not exist; pass the --out of `xaiprobe demo` or `xaiprobe train`")
     config = _read_json(run / "config.json") if (run / "config.json").exists() else {}
-    from ._section import SECTION_FILE, Section
-
     entries = []  # (order, anchor, title, headline, html)
-    contract = {}
     for p in sorted(run.iterdir()):
-        if p.is_dir() and (p / SECTION_FILE).is_file():
-            try:
-                sec = Section.load(p)
-            except XaiprobeError as exc:
-                log.warning("report: skipping %s", exc)
-                continue
-            sec._dir = p
-            contract[p.name] = sec
-    known = {s for s, _ in STAGES}
-    extra = sorted(p.name for p in run.iterdir() if p.is_dir() and p.name not in known and p.name != "report"
-                   and p.name not in contract
-                   and ((p / "summary.json").exists() or (p / "figures.json").exists()))
-    legacy = STAGES + [(e, e.replace("_", " ").capitalize()) for e in extra]
-    for i, (stage, title) in enumerate(legacy):
-        if stage in contract:
+        if not (p.is_dir() and (p / SECTION_FILE).is_file()):
             continue
-        d = run / stage
-        if not d.is_dir():
+        try:
+            sec = Section.load(p)
+        except XaiprobeError as exc:
+            log.warning("report: skipping %s", exc)
             continue
-        else:
-            s = render_stage(d, title, stage)
+        s = render_section(sec, p, p.name)
         if s:
-            summ = _read_json(d / "summary.json") if (d / "summary.json").is_file() else None
-            head = summ.get("headline", "") if isinstance(summ, dict) else ""
-            entries.append((10 * (i + 1), stage, title, head, s))
-    for name, sec in contract.items():
-        s = render_section(sec, name)
-        if s:
-            entries.append((sec.order, name, sec.title, sec.headline, s))
+            entries.append((sec.order, p.name, sec.title, sec.headline, s))
     entries.sort(key=lambda e: e[0])
     sections = [e[4] for e in entries]
     nav = [f'<a href="#{e[1]}">{html.escape(e[2])}</a>' for e in entries]
     brief = _headlines([(e[0], e[1], e[2], e[3]) for e in entries])
     if not sections:
-        raise XaiprobeError(f"run directory {run}: has no stage results (no */summary.json or */figures.json); "
+        raise XaiprobeError(f"run directory {run}: has no stage results (no */section.json); "
                             "run `xaiprobe demo` or the stage commands first")
     overview = render_overview(config) if isinstance(config, dict) and config else ""
     if overview:
