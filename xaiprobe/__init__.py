@@ -29,6 +29,7 @@ _EXPORTS = {
              "MIAResult"],
     ".editing": ["AttributeClassifier", "train_classifier", "load_classifier", "fit_directions", "edit_images",
                  "edit_quality", "run_editing"],
+    ".audit": ["audit", "AuditResult"],
     ".report.html": ["build_report"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

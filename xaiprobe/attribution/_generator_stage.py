@@ -48,8 +48,8 @@ class Config(StageConfig):
     dims: int = param(16, "latent dims shown in the sweep grid (most influential first)", low=1)
     latents: int = param(8, "base latents for ranking the dims", low=1)
     pairs: int = param(32, "counterfactual pairs per attribute (0: skip the divergence)", low=0)
-    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train`: adds its logit "
-                                         "change per latent dim", path=True)
+    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train` whose logit change "
+                                         "per latent dim is shown; unset: the shipped SynthFaces classifier", path=True)
     seed: int = param(0, "seed of the latents", low=0)
     device: str | None = param(None, "cpu, cuda or cuda:N; unset: cuda when present")
     generator: object = param(None, "the generator (instead of --checkpoint)", cli=False)
@@ -82,7 +82,7 @@ def run(config: Config, run_dir) -> Result:
         ck = load_checkpoint(config.checkpoint, dev)
         G, D = ck.generator, ck.discriminator
     clf = config.classifier_model
-    if clf is None and config.classifier is not None:
+    if clf is None:  # unset --classifier: the shipped classifier
         clf = load_classifier(config.classifier, dev)
     progress = sys.stderr.isatty()
     with evaluating(G, config.device) as G:

@@ -44,7 +44,8 @@ class Config(StageConfig):
 
     stage = "directions"
     checkpoint: str | None = param(None, "GAN checkpoint (.pt) whose generator is edited", path=True)
-    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train`", path=True)
+    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train`; unset: the shipped "
+                                         "SynthFaces classifier", path=True)
     n: int = param(5000, "latents sampled to fit the directions", low=10)
     methods: tuple[str, ...] = param(METHODS, "direction methods (all: every one)", choices=(*METHODS, "all"))
     n_components: int = param(20, "sefa and ganspace: each attribute is assigned one of the top K components", low=1)
@@ -56,8 +57,6 @@ class Config(StageConfig):
     def check(self) -> None:
         if self.checkpoint is None and self.generator is None:
             raise XaiprobeError("--checkpoint: required; pass the GAN checkpoint (.pt) whose generator is edited")
-        if self.classifier is None and self.classifier_model is None:
-            raise XaiprobeError("--classifier: required; train one with `xaiprobe classifier train` and pass its file")
         self.methods = tuple(dict.fromkeys(m for x in self.methods for m in (METHODS if x == "all" else (x,))))
 
 

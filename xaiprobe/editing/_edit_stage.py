@@ -65,8 +65,8 @@ class Config(StageConfig):
                                      choices=(*METHODS, "all"))
     n: int = param(8, "latents (grid rows)", low=1)
     seed: int = param(0, "seed of the latents", low=0)
-    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train`: adds the "
-                                         "edit-quality table", path=True)
+    classifier: str | None = param(None, "attribute classifier of `xaiprobe classifier train` that scores the "
+                                         "edit-quality table; unset: the shipped SynthFaces classifier", path=True)
     quality_methods: tuple[str, ...] = param((), "direction methods compared in the quality table (all: every one); "
                                                  "unset: every method in the directions file",
                                              choices=(*METHODS, "all"))
@@ -155,7 +155,7 @@ def run(config: Config, run_dir) -> Result:
     for m in dict.fromkeys(methods + quality_methods):
         for at in attributes:
             dirs.get(m, at)
-    clf = load_classifier(config.classifier, dev) if config.classifier is not None else None
+    clf = load_classifier(config.classifier, dev)  # unset: the shipped classifier
     decoders = None
     if config.decoders is not None:
         from ..probes import load_decoders  # the probes stage's public API, read only for --decoders

@@ -98,7 +98,8 @@ def edit_quality(G, classifier, directions: Directions, methods=None, attributes
     G : nn.Module
         The generator the directions were fitted on.
     classifier : AttributeClassifier
-        Scores the edited images; its attributes must match ``directions.attribute_names``.
+        Scores the edited images; it must have every one of ``directions.attribute_names`` (its
+        other outputs are ignored).
     methods, attributes : list of str, optional
         Defaults: every method in ``directions`` and every attribute.
     alphas : array (k,), optional
@@ -118,9 +119,11 @@ def edit_quality(G, classifier, directions: Directions, methods=None, attributes
 
     names = list(directions.attribute_names)
     clf_names = list(getattr(classifier, "attribute_names", names))
-    if clf_names != names:
-        raise XaiprobeError(f"edit quality: the classifier's attributes ({', '.join(clf_names)}) differ from the directions' "
-                            f"({', '.join(names)}); use the classifier the directions were fitted with")
+    missing = [a for a in names if a not in clf_names]
+    if missing:
+        raise XaiprobeError(f"edit quality: the classifier has no {', '.join(missing)} (it has {', '.join(clf_names)}); "
+                            "pass a --classifier with every attribute of the directions")
+    cols = [clf_names.index(a) for a in names]  # the classifier's outputs in the directions' order
     methods = list(directions.methods) if methods is None else list(methods)
     attributes = names if attributes is None else list(attributes)
     for m in methods:
@@ -143,7 +146,7 @@ def edit_quality(G, classifier, directions: Directions, methods=None, attributes
             with torch.no_grad():
                 flat = imgs.reshape(nn_ * k, *imgs.shape[2:])
                 logits = torch.cat([classifier(flat[i:i + batch_size].to(dev)).float().cpu()
-                                    for i in range(0, len(flat), batch_size)]).reshape(nn_, k, -1).numpy()
+                                    for i in range(0, len(flat), batch_size)])[:, cols].reshape(nn_, k, -1).numpy()
             pm = path_metrics(alphas, logits, a, imgs, region_masks.get(at))
             denom = abs(pm["slope"]) if abs(pm["slope"]) > 1e-12 else 1e-12
             row_ent = pm["slopes"] / denom

@@ -284,6 +284,7 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
     t0 = time.perf_counter()
+    q_fixed = None  # held-out real images, latents and features of the per-epoch sample quality
     for epoch in range(start, int(epochs)):
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(_epoch_seed(seed, epoch, 2, rank))  # dropout masks
@@ -309,6 +310,17 @@ def train_gan(data: ImageSet | str, out_dir: str | os.PathLike, epochs: int = 5,
             bar.close()
         row = {"epoch": epoch + 1, **trainer.summarize(sums, n_batches), "images": int(perm.size) * world,
                "time_s": time_before + time.perf_counter() - t0}
+        if rank == 0:  # sample quality on a fixed held-out sample (FD, precision/recall, D's real-vs-G AUC)
+            try:
+                from .quality import epoch_metrics, feature_module
+                from .sampling import latent_size, sample_latents
+                if q_fixed is None:
+                    real_q = _fixed_images(data, rows, 256)
+                    q_fixed = (real_q, sample_latents(len(real_q), latent_size(trainer.modules["generator"]), seed + 1),
+                               feature_module(None, device))
+                row.update(epoch_metrics(trainer.modules["generator"], trainer.modules["discriminator"], *q_fixed))
+            except XaiprobeError as exc:
+                logger.warning("epoch %d: sample quality not measured (%s)", epoch + 1, exc)
         history.append(row)
         logger.info("epoch %d/%d: %s", epoch + 1, epochs,
                     " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "images", "time_s")))
