@@ -143,7 +143,8 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     real, fake = torch.as_tensor(real, dtype=torch.float64), torch.as_tensor(fake, dtype=torch.float64)
     if len(real) < 2 or len(fake) < 2:
         raise XaiprobeError(f"Fréchet distance: {len(real)} real and {len(fake)} generated images; need at least 2 of each")
-    fid = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]), normalize=True)
+    fid = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]), normalize=True,
+                                   sync_on_compute=False)  # rank 0 alone measures: no collective sync
     fid.update(real, real=True)
     fid.update(fake, real=False)
     return max(float(fid.compute()), 0.0)  # tiny negative values are round-off of equal sets
