@@ -21,6 +21,7 @@ from ._config import NAME, Config
 from ._features import build_feature_space
 from ._generators import attribute_names_of, check_pair, load_generator
 from ._methods import METHODS, MethodResult, evaluate_method, run_baselines, train_set
+from ._report import compute_numbers, write_outputs
 from ._metrics import chance_mrr, direction_changes, oracle_logits, top_changes
 from ._null import direction_scores, dre_pair, run_null_audits
 from ._train import make_pool, phase
@@ -227,8 +228,6 @@ def _audit_body(cfg, run_dir, device, ref, client, null_gen, oracle, names, miss
                           "density": hist.density}, {"auc_reference_dirs": dens["score"][0].auc_,
                                                      "auc_client_dirs": dens["score"][1].auc_},
                          cost, {}, [], out_dir, is_null, chance)
-    from ._report import compute_numbers
-
     result.numbers = compute_numbers(result)
     _write(result, cfg, ref, client, out_dir, z_eval)
     return result
@@ -238,8 +237,6 @@ def _write(result, cfg, ref, client, out_dir: Path, z_eval) -> None:
     """Figures and the directions file into a temporary directory that then replaces ``out_dir``."""
     import os
     import tempfile
-
-    from ._report import write_outputs
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))

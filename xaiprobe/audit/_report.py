@@ -10,6 +10,7 @@ from .._utils.coerce import evaluating
 from .._utils.figures import savefig, styled, subplots, write_json
 from .._utils.numeric import finite, fmt, fmt_interval
 from ..report import Figure, Section, Table
+from ._methods import METHODS
 
 __all__ = ["compute_numbers", "write_outputs", "section"]
 
@@ -250,14 +251,11 @@ def _findings(result, n) -> list:
 
 
 def _label_method(key: str) -> str:
-    from ._audit import METHODS
-
     return METHODS.get(key, key)
 
 
 def section(result) -> Section:
     """The report section of an audit."""
-    from ._audit import METHODS
     from ._config import NAME
 
     n = result.numbers

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._utils.errors import XaiprobeError
-from ._features import SmallCNN
+from ._cnn import SmallCNN
 
 log = logging.getLogger(__name__)
 
