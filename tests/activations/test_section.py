@@ -54,12 +54,11 @@ def test_section_numbers_and_layers(extracted):
 def test_report_renders_it_in_data_flow_order(extracted, tmp_path):
     import shutil
 
-    from xaiprobe._utils.figures import write_json
-
     run_dir, _, _ = extracted
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
-    write_json(run / "probes" / "summary.json", {"findings": ["probes found something"], "command": "xaiprobe probe"})
+    Section(stage="probes", title="Linear probes", order=30, findings=["probes found something"],
+            command=["xaiprobe probe"]).save(_mkdir(run / "probes"))
     text = build_report(run).read_text()
     sec = _section(text, "activations")
     assert sec is not None and '<a href="#activations">' in text
@@ -71,13 +70,17 @@ def test_report_renders_it_in_data_flow_order(extracted, tmp_path):
 
 def test_a_truncated_activation_file_does_not_touch_the_report(extracted, tmp_path):
     """The report reads sections only: a damaged RUN/activations.h5 cannot stop it."""
-    from xaiprobe._utils.figures import write_json
-
     run_dir, _, _ = extracted
     run = tmp_path / "run"
     run.mkdir()
     raw = (run_dir / "activations.h5").read_bytes()
     (run / "activations.h5").write_bytes(raw[: len(raw) // 3])
-    write_json(run / "probes" / "summary.json", {"findings": ["probes found something"], "command": "xaiprobe probe"})
+    Section(stage="probes", title="Linear probes", order=30, findings=["probes found something"],
+            command=["xaiprobe probe"]).save(_mkdir(run / "probes"))
     text = build_report(run).read_text()
     assert _section(text, "activations") is None and _section(text, "probes") is not None
+
+
+def _mkdir(p):
+    p.mkdir(parents=True, exist_ok=True)
+    return p

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
 import torch
 from torch import nn
 
-from xaiprobe.conditional import (conditional_accuracy, diversity, draw_label_rows, probe_grid, readability,
-                                  reconstruction_error)
+from xaiprobe.conditional import conditional_accuracy, diversity, draw_label_rows, reconstruction_error
 
 from .conftest import NAMES, ColourClassifier, PaintG, planted_labels
 
@@ -70,18 +68,3 @@ def test_reconstruction_error_against_its_controls():
 def test_diversity_is_zero_for_a_collapsed_set():
     assert diversity(torch.ones(10, 4), n_boot=0)["mean"] == 0
     assert diversity(torch.randn(10, 4), n_boot=20)["mean"] > 0.5
-
-
-def test_probe_grid_planted_signal_and_noise():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, (120, 2)).astype(np.int8)
-    signal = np.c_[y[:, 0] + 0.3 * rng.standard_normal(120), rng.standard_normal((120, 5))]
-    noise = rng.standard_normal((120, 6))
-    tr, te = np.arange(80), np.arange(80, 120)
-    grid = probe_grid({("aeacgan", "fc"): signal, ("aeacgan_random", "fc"): noise}, y, ["a", "b"], tr, te,
-                      Cs=(0.1,), n_boot=50)
-    s, r = grid.row("aeacgan", "fc"), grid.row("aeacgan_random", "fc")
-    assert grid.auc[s, 0] > 0.9 and abs(grid.auc[r, 0] - 0.5) < 0.25
-    summary = readability(grid, n_boot=100)
-    assert summary[0]["readable"] and not summary[1]["readable"]
-    assert summary[0]["gain_random_lo"] > 0

@@ -123,3 +123,17 @@ def test_quality_stage_cli(tmp_path, monkeypatch, capsys):
     assert main(bad) == 2
     assert "real vs real needs 2 x n" in capsys.readouterr().err
     assert not (tmp_path / "run2" / "quality").exists()
+
+
+def test_training_records_sample_quality_every_epoch(trained_run):
+    from xaiprobe.editing.classifier import shipped_classifier_path
+    from xaiprobe.gan.checkpoint import read_checkpoint_dict
+
+    if not shipped_classifier_path().is_file():
+        pytest.skip("no shipped classifier in this checkout")
+    _, last = trained_run
+    history = read_checkpoint_dict(last)["extra"]["history"]
+    assert len(history) == 3
+    for row in history:
+        assert {"fd", "precision", "recall", "d_auc"} <= set(row)
+        assert row["fd"] >= 0 and 0 <= row["precision"] <= 1 and 0 <= row["d_auc"] <= 1

@@ -280,6 +280,7 @@ def _measure(config, main, ablation, dcgan, clf, ccols, data, dcols, pool, train
     if ablation is not None:
         recon["ablation"] = reconstruction_error(ablation.encoder, ablation.generator, x_rec, mean_img, seed, nb, bs,
                                                  controls=False)
+    log.info("reconstructions: MAE %.3f (%.1f s)", recon["aeacgan"]["mae"]["mean"], lap())
     # 4. + 5. quality and diversity in the classifier's feature space, every set of m images
     m = min(rows.n_base, len(pool) // 2)
     half = np.random.default_rng(seed + 2).permutation(len(pool))
@@ -303,9 +304,9 @@ def _measure(config, main, ablation, dcgan, clf, ccols, data, dcols, pool, train
                    "precision_lo": q.precision_interval[0], "precision_hi": q.precision_interval[1],
                    "recall": q.recall, "recall_lo": q.recall_interval[0], "recall_hi": q.recall_interval[1],
                    "diversity": dv["mean"], "diversity_lo": dv["lo"], "diversity_hi": dv["hi"], "n": len(fk)}
-        log.info("quality %s: FD %.3f precision %.3f recall %.3f diversity %.3f (%.1f s)", k, q.fd, q.precision,
-                 q.recall, dv["mean"], lap())
-    log.info("reconstructions, quality and diversity (%.1f s)", lap())
+        log.info("quality %s: FD %.3f precision %.3f recall %.3f diversity %.3f", k, q.fd, q.precision, q.recall,
+                 dv["mean"])
+    log.info("quality and diversity of %d sets (%.1f s)", len(sets), lap())
     # the conditional grid: per attribute off / on, latents and the other labels fixed
     c = min(GRID_COLUMNS, rows.n_base)
     zc, base = z[:c], torch.from_numpy(rows.labels[:c])
@@ -314,6 +315,7 @@ def _measure(config, main, ablation, dcgan, clf, ccols, data, dcols, pool, train
         lab = base.repeat_interleave(2, 0)
         lab[0::2, a], lab[1::2, a] = 0.0, 1.0
         grid_rows.append(sample_images(G, 2 * c, z=zc.repeat_interleave(2, 0), labels=lab, batch_size=bs)[1])
+    log.info("conditional grid (%.1f s)", lap())
     info = {"n_generated": int(len(rows.labels)), "n_base": int(rows.n_base), "extra_rows": rows.extra,
             "n_real": int(len(pool)), "n_probe_train": int(len(tr)), "n_probe_test": int(len(te)),
             "n_quality": int(m), "n_recon": int(r_n), "feature_dim": int(f_real.shape[1]),

@@ -11,8 +11,9 @@ saved as plain tensors plus metadata.
 (``xaiprobe/assets/classifier_synthfaces.pt``: every SynthFaces attribute, float16 weights),
 trained by::
 
-    xaiprobe classifier train --data synthfaces:20000 --out classifier.pt
-    xaiprobe classifier export classifier.pt xaiprobe/assets/classifier_synthfaces.pt
+    xaiprobe classifier train --data synthfaces:20000 --out classifier.pt    # 8 epochs, every attribute
+    xaiprobe classifier export --classifier classifier.pt --out xaiprobe/assets/classifier_synthfaces.pt
+    xaiprobe classifier eval                                                 # val and test table
 
 Multi-label data (SynthFaces, CelebA) trains one sigmoid logit per attribute with a
 class-balanced ``BCEWithLogitsLoss``; single-label data (digits) trains a softmax over the classes.

@@ -479,6 +479,12 @@ def section(result: Result) -> Section:
     if real.recall > 0 and g.recall < 0.5 * real.recall:
         findings.append(f"Recall is under half the real-vs-real recall: the generator covers few of the real modes "
                         "(mode collapse or dropping).")
+    for name, r in (("generator", g), ("random", rnd)):
+        if r.precision >= 0.5 and r.recall < 0.1:
+            label = SETS[name][:1].upper() + SETS[name][1:]
+            findings.append(f"{label}: precision {fmt(r.precision)} with recall {fmt(r.recall)}: its samples sit "
+                            "in a small part of the real manifold (collapse, or a narrower training distribution); "
+                            "k-NN precision counts such samples as realistic, so read it with recall.")
     rows = [[SETS[s], r.fd, r.fd_interval[0], r.fd_interval[1], r.precision, r.recall, r.n_fake]
             for s, r in result.sets.items()]
     table = Table(f"Quality against {result.n} real images ({result.config.split} split of {result.config.data}), "
@@ -487,7 +493,9 @@ def section(result: Result) -> Section:
     figures = []
     if result.figure:
         figures.append(Figure(result.figure, "FD, precision and recall beside their real and random scales",
-                              f"Bars: 95% bootstrap intervals (FD: the bootstrap spread around the estimate). Features: {result.features}, {FEATURE_CAPTION}."))
+                              "Bars: 95% bootstrap intervals (FD: the bootstrap spread around the estimate). "
+                              f"Features: {result.features}, {FEATURE_CAPTION}."))
     return Section(stage=NAME, title=TITLE, order=ORDER, headline=headline,
-                   findings=findings + [f"Feature space: {result.features}, {result.feature_dim}-d ({FEATURE_CAPTION})."],
+                   findings=findings + [f"Feature space: {result.features}, {result.feature_dim}-d "
+                                        f"({FEATURE_CAPTION})."],
                    tables=[table], figures=figures, command=[result.config.command()], numbers=numbers)
