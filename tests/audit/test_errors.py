@@ -91,7 +91,8 @@ def test_cli_runs_end_to_end_on_checkpoints(ckpts, tmp_path, capsys):
 
     clf = tmp_path / "clf.pt"
     save_classifier(clf, AttributeClassifier(["Smiling", "Eyeglasses", "Male"], width=4).eval())
-    argv = ["audit", "--reference", str(ckpts["a"]), "--client", str(ckpts["noglasses"]), "--classifier", str(clf),
+    argv = ["audit", "--reference", str(ckpts["a"]), "--client", str(ckpts["noglasses"]), "--null", str(ckpts["b"]),
+            "--classifier", str(clf),
             "--features", "disc", "--k", "3", "--k-common", "1", "--iterations", "2", "--dre-samples", "16",
             "--dre-steps", "2", "--eval-samples", "4", "--strip-samples", "1", "--no-baselines", "--out",
             str(tmp_path / "run")]
@@ -100,5 +101,7 @@ def test_cli_runs_end_to_end_on_checkpoints(ckpts, tmp_path, capsys):
     assert out.startswith("missing: Eyeglasses")
     sec = Section.load(tmp_path / "run" / "audit")
     assert sec.numbers["k"] == 3 and "missing_mrr" in sec.numbers
+    assert sec.numbers["null_unique"] == 8              # 4 unique directions in each of the two null audits
+    assert "reference vs b.pt" in "".join(sec.findings)
     assert sec.command[0].startswith("xaiprobe audit --reference")
     assert (tmp_path / "run" / "audit" / "missing.png").is_file()

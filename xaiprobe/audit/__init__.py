@@ -56,6 +56,8 @@ class _CallablePackage(types.ModuleType):
     def __call__(self, reference, client, run_dir=None, **options) -> AuditResult:
         return _audit(reference, client, run_dir, **options)
 
+    __call__.__doc__ = _audit.__doc__
+
 
 sys.modules[__name__].__class__ = _CallablePackage
 #: ``xaiprobe.audit.audit`` (and the flat ``xaiprobe.audit``) is this callable package
