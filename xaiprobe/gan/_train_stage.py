@@ -213,7 +213,7 @@ def section(result: Result) -> Section:
         figures.append(Figure("history.png", "Training history",
                               f"Mean losses and D outputs per epoch; last epoch D loss {fmt(last.get('loss_d'))}, "
                               f"G loss {fmt(last.get('loss_g'))}."))
-        secs = sum(x.get("time_s", 0) for x in h if finite(x.get("time_s")))
+        secs = max((x["time_s"] for x in h if finite(x.get("time_s"))), default=0)  # time_s is cumulative
         if secs:
             findings.append(f"Training took {secs / 60:.1f} min for {len(h)} recorded epochs.")
             numbers["train_minutes"] = secs / 60
