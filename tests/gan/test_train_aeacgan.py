@@ -12,6 +12,18 @@ TINY = {"nz": 8, "width": 0.125}
 KW = dict(batch_size=8, device="cpu", progress=False, sample_count=8)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Bitwise determinism is promised at a fixed thread count; with several intra-op threads some
+    CPU reductions (the AE-ACGAN's dense layers) may sum in another order from run to run."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _same(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
