@@ -12,6 +12,8 @@ def test_finds_the_missing_attribute_well_above_chance(toy_audit):
     assert n["missing_mrr"] == 1.0
     assert n["missing_chance"] < 0.7 and n["missing_mrr"] - n["missing_chance"] > 0.3
     assert n["missing_rank.BlobC"] == 1
+    # the ground truth holds in the samples: the oracle never sees blob C in the client's
+    assert n["rate_client.BlobC"] < 0.05 and n["rate_reference.BlobC"] > 0.5
     # the missing directions leave the client's distribution; the threshold comes from the null audit
     assert np.isfinite(n["threshold"])
     assert n["flagged_missing"] >= 1

@@ -46,6 +46,9 @@ class AuditResult:
         ``xga`` and the baselines.
     null : dict
         Threshold and flag counts of the null audits.
+    rates : dict
+        ``{"reference": [...], "client": [...]}``: the share of each GAN's samples in which the
+        oracle sees each attribute (logit > 0), from the density-ratio samples.
     numbers : dict
         The key measured numbers (also the section's numbers).
     """
@@ -70,6 +73,7 @@ class AuditResult:
     stage_dir: Path | None = None
     is_null: bool = False
     chance: dict = field(default_factory=dict)
+    rates: dict = field(default_factory=dict)
 
 
 def load_oracle(classifier=None, device="cpu"):
@@ -186,8 +190,10 @@ def _audit_body(cfg, run_dir, device, ref, client, null_gen, oracle, names, miss
 
     # pools, density ratios, xGA
     with phase(cost, "pools and density ratios"):
-        pools = [make_pool(ref.module, space, cfg.dre_samples, nz, cfg.seed + 1, device=device),
-                 make_pool(client.module, space, cfg.dre_samples, nz, cfg.seed + 2, device=device)]
+        pools = [make_pool(ref.module, space, cfg.dre_samples, nz, cfg.seed + 1, device=device, oracle=oracle),
+                 make_pool(client.module, space, cfg.dre_samples, nz, cfg.seed + 2, device=device, oracle=oracle)]
+        # how often the oracle sees each attribute in each GAN's samples: is the ground truth true?
+        rates = {role: (p.logits > 0).float().mean(0).cpu().tolist() for role, p in zip(("reference", "client"), pools)}
         if cfg.standardize:   # from here on the feature space returns standardized features
             space.fit_scale(torch.cat([p.features for p in pools]))
             for p in pools:
@@ -227,7 +233,7 @@ def _audit_body(cfg, run_dir, device, ref, client, null_gen, oracle, names, miss
                          {**histories, "seconds_per_iteration": hist.seconds_per_iteration,
                           "density": hist.density}, {"auc_reference_dirs": dens["score"][0].auc_,
                                                      "auc_client_dirs": dens["score"][1].auc_},
-                         cost, {}, [], out_dir, is_null, chance)
+                         cost, {}, [], out_dir, is_null, chance, rates)
     result.numbers = compute_numbers(result)
     _write(result, cfg, ref, client, out_dir, z_eval)
     return result

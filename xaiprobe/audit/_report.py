@@ -53,6 +53,11 @@ def compute_numbers(result) -> dict:
     n["seconds_per_iteration"] = _nan(result.history.get("seconds_per_iteration"))
     n["seconds_total"] = _nan(result.cost.get("total", (float("nan"),))[0])
     n["cpu_seconds_total"] = _nan(result.cost.get("total", (0, float("nan")))[1])
+    names = list(result.attribute_names)
+    for a in [*result.missing, *result.novel]:
+        if result.rates:
+            n[f"rate_reference.{a}"] = result.rates["reference"][names.index(a)]
+            n[f"rate_client.{a}"] = result.rates["client"][names.index(a)]
     for a, r, k in result.methods["xga"].ranks.get("missing", []):
         n[f"missing_rank.{a}"] = r
     for a, r, k in result.methods["xga"].ranks.get("novel", []):
@@ -217,6 +222,16 @@ def _headline(result, n) -> str:
 def _findings(result, n) -> list:
     out = []
     x = result.methods
+    for role, lacks, has in (("missing", "client", "reference"), ("novel", "reference", "client")):
+        for a in getattr(result, role):
+            rl, rh = n.get(f"rate_{lacks}.{a}"), n.get(f"rate_{has}.{a}")
+            if not (finite(rl) and finite(rh)):
+                continue
+            line = f"the oracle sees {a} in {rl:.0%} of the {lacks}'s samples and {rh:.0%} of the {has}'s"
+            if rl >= 0.5 * rh:
+                line += (f": the {lacks} still makes {a} (at least half the {has}'s rate), so it is not expected "
+                         f"to be found as {role}")
+            out.append(line)
     for role in ("missing", "novel"):
         for a, r, k in x["xga"].ranks.get(role, []):
             side = "reference" if role == "missing" else "client"
@@ -282,6 +297,11 @@ def section(result) -> Section:
     if nrows:
         tables.append(Table("Null audits", ["audit", "unique directions", "flagged", "max unique score", "threshold"],
                             nrows))
+    if result.rates:
+        tables.append(Table("Oracle positive rates (share of samples with logit > 0)", ["attribute", "reference",
+                                                                                        "client"],
+                            [[a, r, c] for a, r, c in zip(result.attribute_names, result.rates["reference"],
+                                                          result.rates["client"])]))
     tables.append(Table("Cost", ["phase", "wall seconds", "CPU seconds (all threads)"],
                         [[k, w, c] for k, (w, c) in result.cost.items()]))
     return Section(stage=NAME, title=TITLE, order=ORDER, headline=_headline(result, n), findings=_findings(result, n),

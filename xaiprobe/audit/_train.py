@@ -67,22 +67,27 @@ class Adam:
 
 @dataclass
 class Pool:
-    """Latents (P, nz) of one GAN and the features (P, F) of their unedited images."""
+    """Latents (P, nz) of one GAN, the features (P, F) of their unedited images and, when an
+    oracle was given, its logits (P, A)."""
 
     z: torch.Tensor
     features: torch.Tensor
+    logits: torch.Tensor | None = None
 
 
 @torch.no_grad()
-def make_pool(G, space, n: int, nz: int, seed: int, batch_size: int = 64, device="cpu") -> Pool:
-    """``n`` seeded latents of G and the features of their images (computed once, no gradients)."""
+def make_pool(G, space, n: int, nz: int, seed: int, batch_size: int = 64, device="cpu", oracle=None) -> Pool:
+    """``n`` seeded latents of G and the features (and oracle logits) of their images (computed once)."""
     gen = torch.Generator().manual_seed(int(seed))
     z = torch.randn(int(n), int(nz), generator=gen).to(device)
-    feats = []
+    feats, logits = [], []
     with evaluating(G):
         for i in range(0, len(z), batch_size):
-            feats.append(space(G(z[i:i + batch_size])).float())
-    return Pool(z, torch.cat(feats))
+            x = G(z[i:i + batch_size])
+            feats.append(space(x).float())
+            if oracle is not None:
+                logits.append(oracle(x).float())
+    return Pool(z, torch.cat(feats), torch.cat(logits) if logits else None)
 
 
 def edited_features(G, space, dirs, z: torch.Tensor) -> torch.Tensor:
