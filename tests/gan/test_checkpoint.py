@@ -70,3 +70,21 @@ def test_export_half_loads_as_float32(tmp_path, trained_run):
     z = torch.randn(4, 8)
     with torch.no_grad():
         assert torch.allclose(a.generator(z), b.generator(z), atol=1e-2)
+
+
+def test_generator_only_export_samples_and_refuses_its_discriminator(tmp_path, trained_run):
+    from xaiprobe import XaiprobeError
+
+    _, last = trained_run
+    full = export_checkpoint(last, tmp_path / "full.pt")
+    out = export_checkpoint(last, tmp_path / "g.pt", parts=("generator",))
+    assert "discriminator" not in torch.load(out, weights_only=True)
+    assert out.stat().st_size < full.stat().st_size * 0.8
+    a, b = load_checkpoint(last), load_checkpoint(out)
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        assert torch.allclose(a.generator(z), b.generator(z), atol=1e-2)
+    with pytest.raises(XaiprobeError, match="holds only its generator"):
+        b.discriminator(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(XaiprobeError, match="holds generator, discriminator"):
+        export_checkpoint(last, tmp_path / "x.pt", parts=("critic",))

@@ -66,22 +66,22 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, *, arch: dict, generator: dict, discriminator: dict,
+def save_checkpoint(path: str | os.PathLike, *, arch: dict, generator: dict | None, discriminator: dict | None,
                     epoch: int, data: dict, members, optimizers: dict | None = None,
                     extra: dict | None = None, encoder: dict | None = None) -> Path:
     """Write a checkpoint atomically (a half-written file never has the final name).
 
-    ``encoder``: the AE-ACGAN encoder's state_dict (stored only when given)."""
+    Each network's state_dict is stored when given (``None`` leaves it out: a partial export, see
+    ``export_checkpoint(parts=...)``); ``encoder`` is the AE-ACGAN's."""
     obj = {
         "format": FORMAT, "version": VERSION, "arch": dict(arch),
-        "generator": {k: v.detach().cpu() for k, v in generator.items()},
-        "discriminator": {k: v.detach().cpu() for k, v in discriminator.items()},
         "epoch": int(epoch), "data": dict(data),
         "members": torch.as_tensor(np.asarray(members, dtype=np.int64)),
         "optimizers": optimizers or {}, "extra": extra or {},
     }
-    if encoder is not None:
-        obj["encoder"] = {k: v.detach().cpu() for k, v in encoder.items()}
+    for role, state in (("generator", generator), ("discriminator", discriminator), ("encoder", encoder)):
+        if state is not None:
+            obj[role] = {k: v.detach().cpu() for k, v in state.items()}
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -104,13 +104,30 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if obj.get("version", 0) > VERSION:
         raise XaiprobeError(f"checkpoint {path}: version {obj.get('version')} is newer than this xaiprobe reads ({VERSION}); upgrade xaiprobe")
     models = build_models(obj["arch"], initialize=False)
-    load_weights(models, obj, f"checkpoint {path}")
+    parts = ((obj.get("extra") or {}).get("exported") or {}).get("parts")
+    if parts is not None:  # a partial export: the networks it does not hold stand in as one-line errors
+        models = {r: m if r in parts else _Absent(f"checkpoint {path}: this export holds only its "
+                                                  f"{' and '.join(parts)}; use the training checkpoint it was "
+                                                  f"exported from for the {r}")
+                  for r, m in models.items()}
+    load_weights({r: m for r, m in models.items() if not isinstance(m, _Absent)}, obj, f"checkpoint {path}")
     for module in models.values():
         module.to(device).eval()
     members = obj.get("members")
     members = np.asarray(members.numpy() if torch.is_tensor(members) else (members if members is not None else []), dtype=np.int64)
     return Checkpoint(Path(path), dict(obj["arch"]), models["generator"], models["discriminator"],
                       int(obj.get("epoch", 0)), dict(obj.get("data", {})), members, obj, models.get("encoder"))
+
+
+class _Absent(torch.nn.Module):
+    """Stands in for a network a generator-only export does not hold: using it is a one-line error."""
+
+    def __init__(self, message: str):
+        super().__init__()
+        self.message = message
+
+    def forward(self, *args, **kwargs):
+        raise XaiprobeError(self.message)
 
 
 def load_weights(models: dict, raw: dict, what: str) -> None:
