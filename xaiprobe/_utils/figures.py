@@ -11,7 +11,10 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["STYLE", "styled", "subplots", "savefig", "color_for", "ATTRIBUTE_COLORS", "write_json"]
+__all__ = ["STYLE", "styled", "subplots", "savefig", "color_for", "ATTRIBUTE_COLORS", "write_json", "PNG_SVG"]
+
+#: raster for the report, vector for papers
+PNG_SVG = ("png", "svg")
 
 STYLE = {
     "figure.dpi": 100, "savefig.bbox": "tight", "axes.spines.top": False,
@@ -62,14 +65,17 @@ def color_for(name: str) -> str:
 
 
 def savefig(fig, path_stem: str | os.PathLike, formats=("png",), dpi: int = 120) -> list[Path]:
-    """Save ``fig`` as PATH_STEM.<fmt> for each format (atomically) and return the paths."""
+    """Save ``fig`` as PATH_STEM.<fmt> for each format (atomically, with the house style's save
+    settings such as the tight bounding box) and return the paths."""
+    import matplotlib
+
     from .io import atomic_path
 
     stem = Path(path_stem)
     out = []
     for ext in formats:
         p = stem.with_suffix(f".{ext}") if stem.suffix in ("", ".png", ".svg", ".pdf") else Path(f"{stem}.{ext}")
-        with atomic_path(p, suffix=f".{ext}") as tmp:
+        with atomic_path(p, suffix=f".{ext}") as tmp, matplotlib.rc_context(STYLE):
             fig.savefig(tmp, dpi=dpi, format=ext)
         out.append(p)
     try:  # a figure made through pyplot is released too

@@ -20,7 +20,7 @@ import numpy as np
 from .._layout import stage_dir
 from .._utils.coerce import evaluating, resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.figures import savefig, styled, write_json
+from .._utils.figures import PNG_SVG, savefig, write_json
 from ..config import StageConfig, param
 from ..gan.checkpoint import load_checkpoint
 from ..report import Section
@@ -46,8 +46,6 @@ HELP = "attribution maps (IG, saliency, Grad-CAM, ...) of D's logit, a concept o
 #: every target run into RUN/attribution, in order (the section covers them all)
 TARGETS_FILE = "targets.json"
 #: figure file formats
-FORMATS = ("png", "svg")
-_save = styled(savefig)
 
 
 @dataclass
@@ -170,7 +168,7 @@ def run(config: Config, run_dir) -> Result:
             log.info("%s: %.3f s/image", m, timing[m])
             labels = [f"#{i}" for i in index] if index is not None else None
             fig, _ = plots.plot_attribution_grid(x, maps[m], f"{m} → {tspec}", labels=labels)
-            _save(fig, out / f"attr_{m}_{tkey}", formats=FORMATS)
+            savefig(fig, out / f"attr_{m}_{tkey}", formats=PNG_SVG)
             figures.append(_figure(f"attr_{m}_{tkey}.png", f"{m} — {tspec}",
                                    f"{m} attribution of {tspec} on {len(x)} images: rows are the image, the signed map "
                                    "(red raises the score, blue lowers it) and |map| blended over the image."))
@@ -184,7 +182,7 @@ def run(config: Config, run_dir) -> Result:
                                layer=config.layer, batch_size=config.batch_size, method_kwargs=method_kwargs,
                                aux_names=aux_names, progress=sys.stderr.isatty())
             fig, _ = plots.plot_sanity(res)
-            _save(fig, out / f"sanity_{tkey}", formats=FORMATS)
+            savefig(fig, out / f"sanity_{tkey}", formats=PNG_SVG)
             flagged = [m for m, f in res.flagged.items() if f]
             full = ", ".join(f"{m} {res.spearman[i, -1]:.2f}" for i, m in enumerate(res.methods))
             figures.append(_figure(f"sanity_{tkey}.png", f"Sanity check — {tspec}",
@@ -202,7 +200,7 @@ def run(config: Config, run_dir) -> Result:
                            layer=tspec.layer if concept else config.layer, batch_size=config.batch_size,
                            method_kwargs=method_kwargs, seed=config.seed)
             fig, _ = plots.plot_localization(res)
-            _save(fig, out / f"localization_{tkey}", formats=FORMATS)
+            savefig(fig, out / f"localization_{tkey}", formats=PNG_SVG)
             best = max(res.rows, key=lambda r: r["ratio"] if np.isfinite(r["ratio"]) else -1)
             figures.append(_figure(f"localization_{tkey}.png", f"Localization — {'concept' if concept else 'logit'}",
                                    "Share of positive attribution inside the concept's region over the region's area "

@@ -15,7 +15,7 @@ import numpy as np
 from .._layout import stage_dir
 from .._utils.coerce import evaluating, resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.figures import savefig, styled, write_json
+from .._utils.figures import PNG_SVG, savefig, write_json
 from ..config import StageConfig, param
 from ..data import load_dataset
 from ..gan.checkpoint import load_checkpoint
@@ -36,8 +36,6 @@ TITLE = "Filters and units"
 ORDER = 60
 HELP = "filter grid, activation maximization, top-k crops and network dissection of D's units"
 
-FORMATS = ("png", "svg")
-_save = styled(savefig)
 
 
 @dataclass
@@ -108,16 +106,16 @@ def run(config: Config, run_dir) -> Result:
         (out / SECTION_FILE).unlink(missing_ok=True)  # an interrupted run must not look complete
         figures = []
         fig, _ = plots.plot_filter_grid(filter_grid(w))
-        _save(fig, out / "conv1_filters", formats=FORMATS)
+        savefig(fig, out / "conv1_filters", formats=PNG_SVG)
         figures.append(Figure("conv1_filters.png", "conv1 filters", f"The {w.shape[0]} first-layer filters as RGB "
                               "patches (gray = 0, bright = positive weight on that color)."))
         fig, _ = plots.plot_image_grid(mx.images, f"Activation maximization, {mx.layer}", ncols=min(8, len(mx.channels)))
-        _save(fig, out / f"maximization_{mx.layer}", formats=FORMATS)
+        savefig(fig, out / f"maximization_{mx.layer}", formats=PNG_SVG)
         figures.append(Figure(f"maximization_{mx.layer}.png", f"Activation maximization — {mx.layer}",
                               f"Images optimized to excite channels {mx.channels[0]}..{mx.channels[-1]} of {mx.layer} "
                               "(jitter, total variation, blur)."))
         fig, _ = plots.plot_maximization_traces(mx)
-        _save(fig, out / f"maximization_trace_{mx.layer}", formats=FORMATS)
+        savefig(fig, out / f"maximization_trace_{mx.layer}", formats=PNG_SVG)
         figures.append(Figure(f"maximization_trace_{mx.layer}.png", f"Maximization objective — {mx.layer}",
                               f"Objective per step: mean over channels {mx.trace[0].mean():.3g} → "
                               f"{mx.trace[-1].mean():.3g}."))
@@ -125,7 +123,7 @@ def run(config: Config, run_dir) -> Result:
         top = top_activating(D, data, config.layer, config.channels, k=config.k, rows=rows, progress=progress)
         fig, _ = plots.plot_image_grid(top.crops, f"Top-{config.k} receptive-field crops ({top.field.size}px), "
                                        f"{top.layer}", row_labels=[f"ch {c}" for c in top.channels])
-        _save(fig, out / f"topk_{top.layer}", formats=FORMATS)
+        savefig(fig, out / f"topk_{top.layer}", formats=PNG_SVG)
         figures.append(Figure(f"topk_{top.layer}.png", f"Top activating crops — {top.layer}",
                               f"For each channel of {top.layer} (rows), the {config.k} data set crops "
                               f"({top.field.size}×{top.field.size} px receptive field) where it fires most."))
@@ -134,7 +132,7 @@ def run(config: Config, run_dir) -> Result:
         if config.dissection and getattr(data, "masks", None) is not None:
             res = dissect(D, data, None, rows=rows, quantile=config.quantile, seed=config.seed, progress=progress)
             fig, _ = plots.plot_dissection(res)
-            _save(fig, out / "dissection", formats=FORMATS)
+            savefig(fig, out / "dissection", formats=PNG_SVG)
             sel = {layer: sum(res.counts[layer].values()) for layer in res.layers}
             figures.append(Figure("dissection.png", "Network dissection",
                                   "Concept-selective units per layer (IoU of the top-activation region with a mask > "

@@ -15,7 +15,7 @@ from pathlib import Path
 from .._layout import stage_dir
 from .._utils.coerce import evaluating, resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.figures import savefig, styled, write_json
+from .._utils.figures import PNG_SVG, savefig, write_json
 from ..config import StageConfig, param
 from ..editing import load_classifier
 from ..gan.checkpoint import load_checkpoint
@@ -35,8 +35,6 @@ TITLE = "Generator analysis"
 ORDER = 70
 HELP = "latent sweeps and ranking, G's feature maps, counterfactual divergence in D"
 
-FORMATS = ("png", "svg")
-_save = styled(savefig)
 
 
 @dataclass
@@ -92,7 +90,7 @@ def run(config: Config, run_dir) -> Result:
         (out / SECTION_FILE).unlink(missing_ok=True)  # an interrupted run must not look complete
         figures = []
         fig, _ = plots.plot_latent_ranking(rank)
-        _save(fig, out / "latent_ranking", formats=FORMATS)
+        savefig(fig, out / "latent_ranking", formats=PNG_SVG)
         tops = ", ".join(f"z{d} ({v:.3f})" for d, v in rank.top_dims(3))
         figures.append(Figure("latent_ranking.png", "Latent dimension ranking",
                               f"Latent dims ranked by mean pixel change when set to ±{rank.amplitude:g}; largest: "
@@ -102,20 +100,20 @@ def run(config: Config, run_dir) -> Result:
         fig, _ = plots.plot_image_grid(sw.images, "One latent dim at a time (rows), others fixed",
                                        row_labels=[f"z{d}" for d in sw.dims],
                                        col_labels=[f"{v:+.1f}" for v in sw.values])
-        _save(fig, out / "latent_sweep", formats=FORMATS)
+        savefig(fig, out / "latent_sweep", formats=PNG_SVG)
         figures.append(Figure("latent_sweep.png", "Latent sweeps",
                               f"Each row sets one of the {len(show)} most influential latent dims to "
                               f"{sw.values[0]:g}..{sw.values[-1]:g}, all others fixed."))
         feats = generator_features(G, seed=config.seed)
         fig, _ = plots.plot_generator_features(feats)
-        _save(fig, out / "generator_features", formats=FORMATS)
+        savefig(fig, out / "generator_features", formats=PNG_SVG)
         figures.append(Figure("generator_features.png", "Generator features", "Generator feature maps for one "
                               "latent, block by block (the 8 strongest channels per layer)."))
     div = None
     if config.pairs and D is not None:
         div = counterfactual_divergence(D, n_pairs=config.pairs, seed=0, device=config.device, progress=progress)
         fig, _ = plots.plot_divergence(div)
-        _save(fig, out / "counterfactual_divergence", formats=FORMATS)
+        savefig(fig, out / "counterfactual_divergence", formats=PNG_SVG)
         peak = {a: div.layers[divergence_peak(div, a)[0]] for a in div.attributes}
         figures.append(Figure("counterfactual_divergence.png", "Counterfactual divergence in D",
                               "Normalized distance of D's activations for the same face with and without one "

@@ -20,7 +20,7 @@ import numpy as np
 from .._layout import stage_dir
 from .._utils.coerce import evaluating, resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.figures import savefig, styled, write_json
+from .._utils.figures import PNG_SVG, savefig, write_json
 from ..config import StageConfig, param
 from ..data import load_dataset
 from ..gan.checkpoint import load_checkpoint
@@ -45,8 +45,6 @@ TITLE = "Latent editing"
 ORDER = 90
 HELP = "edit generated images along latent directions (grids, edit quality, D's concepts along the edits)"
 
-FORMATS = ("png", "svg")
-_save = styled(savefig)
 
 
 @dataclass
@@ -122,20 +120,20 @@ def _quality_figures(q: dict, out: Path, names: list) -> list:
     figures = []
     for m in q["methods"]:
         fig, _ = plots.plot_entanglement(q["entanglement"][m], names, f"entanglement ({m})")
-        _save(fig, out / f"entanglement_{m}", formats=FORMATS)
+        savefig(fig, out / f"entanglement_{m}", formats=PNG_SVG)
         figures.append(Figure(f"entanglement_{m}.png", f"entanglement ({m})", f"{m} edits: per-unit-α change of every "
                               "attribute's logit relative to the edited one (off-diagonal = entanglement)"))
     for metric in ("slope", "leakage", "outside_ratio"):
         if all(np.isnan(r[metric]) for r in q["rows"]):
             continue
         fig, _ = plots.plot_method_comparison(q, metric)
-        _save(fig, out / f"edit_{metric}", formats=FORMATS)
+        savefig(fig, out / f"edit_{metric}", formats=PNG_SVG)
         what = metric.replace("_", " ")
         figures.append(Figure(f"edit_{metric}.png", f"edit {what} by method",
                               f"edit {what} per attribute and direction method"))
     m0 = "lstsq" if "lstsq" in q["methods"] else q["methods"][0]
     fig, _ = plots.plot_logit_paths(q, m0)
-    _save(fig, out / "logit_paths", formats=FORMATS)
+    savefig(fig, out / "logit_paths", formats=PNG_SVG)
     figures.append(Figure("logit_paths.png", "target logit vs α",
                           f"classifier logit of the edited attribute vs α ({m0} directions)"))
     return figures
@@ -175,7 +173,7 @@ def run(config: Config, run_dir) -> Result:
                 imgs = edit_images(G, z, dirs.get(m, at), alphas)
                 fig, _ = plots.plot_edit_grid(imgs, alphas, title=f"{at} ({m})")
                 stem = f"edit_{m}_{at}"
-                _save(fig, out / stem, formats=FORMATS)
+                savefig(fig, out / stem, formats=PNG_SVG)
                 figures.append(Figure(f"{stem}.png", f"edit {at} ({m})",
                                       f"{at} edited along the {m} direction: rows are latents, columns α"))
                 summary["grids"].append(f"{stem}.png")
@@ -197,7 +195,7 @@ def run(config: Config, run_dir) -> Result:
             summary["concept_curves"] = cc
             for at in attributes:
                 fig, _ = plots.plot_concept_curves(cc, at)
-                _save(fig, out / f"concept_{at}", formats=FORMATS)
+                savefig(fig, out / f"concept_{at}", formats=PNG_SVG)
                 figures.append(Figure(f"concept_{at}.png", f"D's {at} along the edit",
                                       f"D's decoded probability of {at} per layer along the {m0} {at} edit"))
     metrics = getattr(clf, "metrics_", None) if clf is not None else None

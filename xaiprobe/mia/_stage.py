@@ -18,7 +18,7 @@ import numpy as np
 from .._layout import stage_dir
 from .._utils.coerce import resolve_device
 from .._utils.errors import XaiprobeError
-from .._utils.figures import savefig, styled, write_json
+from .._utils.figures import PNG_SVG, savefig, write_json
 from .._utils.io import atomic_path
 from ..config import StageConfig, param
 from ..gan.checkpoint import load_checkpoint
@@ -43,8 +43,6 @@ HELP = "membership inference: does D remember its training images? (+ positive c
 
 FORMAT = "xaiprobe.mia"
 VERSION = 1
-FORMATS = ("png", "svg")
-_save = styled(savefig)
 
 
 @dataclass
@@ -185,28 +183,28 @@ def _write_artifacts(result: Result, checkpoint, data) -> None:
     found = findings(attacks, control, curve)
     figs = result.figures
     fig, _ = plot_roc(attacks)
-    _save(fig, out / "roc", formats=FORMATS)
+    savefig(fig, out / "roc", formats=PNG_SVG)
     figs.append(Figure("roc.png", "ROC of the attacks", f"Test ROC curves (diagonal = chance). {found[0] if found else ''}"))
     fig, _ = plot_roc(attacks, scale="log")
-    _save(fig, out / "roc_log", formats=FORMATS)
+    savefig(fig, out / "roc_log", formats=PNG_SVG)
     figs.append(Figure("roc_log.png", "ROC, log scale", "The same ROC on log axes: the low-FPR regime (Carlini et al. "
                        "2022); an attack on the diagonal finds members only at the rate it accuses non-members."))
     for k, r in attacks.items():
         fig, _ = plot_score_histograms(r)
-        _save(fig, out / f"scores_{k}", formats=FORMATS)
+        savefig(fig, out / f"scores_{k}", formats=PNG_SVG)
         overlap = "overlap almost completely" if abs(r.metrics["auc"] - 0.5) < 0.05 else "are shifted apart"
         figs.append(Figure(f"scores_{k}.png", f"Score distributions ({k})",
                            f"{k}: member and non-member scores {overlap} (AUC {r.metrics['auc']:.3f}); dashed line: "
                            "calibrated threshold."))
     if len(attacks) > 1:
         fig, _ = plot_attack_comparison(attacks)
-        _save(fig, out / "attacks", formats=FORMATS)
+        savefig(fig, out / "attacks", formats=PNG_SVG)
         figs.append(Figure("attacks.png", "Attacks side by side", "Attacks side by side: AUC with 95% interval and "
                            "TPR at 1% FPR" + ("; the positive control shows what memorization looks like."
                                               if "control" in attacks else ".")))
     if curve is not None:
         fig, _ = plot_auc_by_epoch(curve)
-        _save(fig, out / "auc_by_epoch", formats=FORMATS)
+        savefig(fig, out / "auc_by_epoch", formats=PNG_SVG)
         figs.append(Figure("auc_by_epoch.png", "Attack AUC by epoch", found[-1]))
 
 
